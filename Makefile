@@ -1,0 +1,33 @@
+# One toolchain for people, .ci/run and the README.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell python3 -c "import hashlib;print(hashlib.sha256(open('pyproject.toml','rb').read()).hexdigest()[:12])")
+
+.PHONY: install demo test lint dev clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)
+
+## demo: create the environment and run the main job on the embedded default stack
+demo: install
+	$(VENV)/bin/aiflow demo
+
+## test: create the environment, make sure PostgreSQL and docker-compose are there, run the tests
+test: install
+	bash scripts/test-prereqs.sh
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+dev: install
+	$(VENV)/bin/aiflow dev
+
+clean:
+	-$(VENV)/bin/aiflow dev stop
+	rm -rf $(VENV) var

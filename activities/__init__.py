@@ -1,0 +1,1 @@
+"""Activities: every side effect of aiflow (model calls, the store, configuration)."""

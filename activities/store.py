@@ -1,0 +1,201 @@
+"""The store: sqlmodel tables for runs, steps and large bodies, with idempotent writes.
+
+Table models stay here, at the store's edge; wire models (contracts) are converted on
+the way in and out. Every write is an upsert on a natural key, so a retried activity
+never duplicates a row. SQLite by default, PostgreSQL through `DATABASE_URL`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, Column, Text, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import Field, Session, SQLModel, create_engine, select
+
+from contracts import PersistRunInput, StepRecord, TriageResult
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class RunRow(SQLModel, table=True):
+    __tablename__ = "runs"
+
+    workflow_id: str = Field(primary_key=True, max_length=128)
+    run_id: str = Field(max_length=64)
+    ticket_id: str = Field(index=True, max_length=64)
+    stage: str = Field(index=True, max_length=16)
+    outcome: str | None = Field(default=None, index=True, max_length=16)
+    route: str | None = Field(default=None, max_length=64)
+    category: str | None = Field(default=None, index=True, max_length=32)
+    priority: str | None = Field(default=None, max_length=16)
+    confidence: float | None = None
+    needs_review: bool = Field(default=False, index=True)
+    review_reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    model_calls: int = 0
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    created_at: datetime = Field(default_factory=_now)
+    updated_at: datetime = Field(default_factory=_now)
+
+
+class StepRow(SQLModel, table=True):
+    __tablename__ = "steps"
+
+    workflow_id: str = Field(primary_key=True, max_length=128)
+    seq: int = Field(primary_key=True)
+    run_id: str = Field(max_length=64)
+    step: str = Field(index=True, max_length=32)
+    kind: str = Field(max_length=16)
+    started_at: datetime
+    ended_at: datetime
+    latency_ms: float
+    outcome: str = Field(max_length=64)
+    model: str | None = Field(default=None, max_length=128)
+    provider: str | None = Field(default=None, max_length=32)
+    prompt_version: str | None = Field(default=None, max_length=64)
+    input_tokens: int = 0
+    output_tokens: int = 0
+    tokens_estimated: bool = False
+    cost_usd: float = 0.0
+    confidence: float | None = None
+    attempt: int | None = None
+    reasoning: str | None = Field(default=None, sa_column=Column(Text))
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+class BlobRow(SQLModel, table=True):
+    """Bodies too large to travel in workflow history; content-addressed."""
+
+    __tablename__ = "blobs"
+
+    ref: str = Field(primary_key=True, max_length=80)
+    chars: int
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=_now)
+
+
+def make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")  # readers never block the worker
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+class Store:
+    """Synchronous store API; activities call it from the worker's thread pool."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+
+    def create_schema(self) -> None:
+        SQLModel.metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- writes -------------------------------------------------------------------
+
+    def _upsert(self, session: Session, table: type[SQLModel], rows: list[dict], keys: list[str]):
+        if not rows:
+            return
+        insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+        stmt = insert(table).values(rows)
+        updates = {c: stmt.excluded[c] for c in rows[0] if c not in keys and c != "created_at"}
+        session.exec(stmt.on_conflict_do_update(index_elements=keys, set_=updates))
+
+    def save_run(self, run: PersistRunInput) -> None:
+        """Insert or update the run and its steps in one transaction."""
+        result = run.result
+        row = {
+            "workflow_id": run.workflow_id,
+            "run_id": run.run_id,
+            "ticket_id": run.ticket_id,
+            "stage": run.stage.value,
+            "needs_review": result is None and bool(run.review_reasons),
+            "review_reasons": run.review_reasons,
+            "created_at": _now(),
+            "updated_at": _now(),
+        }
+        if result is not None:
+            row |= {
+                "outcome": result.outcome.value,
+                "route": result.route,
+                "category": result.category,
+                "priority": result.priority,
+                "confidence": result.confidence,
+                "cost_usd": result.cost_usd,
+                "latency_ms": result.latency_ms,
+                "model_calls": result.model_calls,
+                "result": result.model_dump(mode="json", exclude={"steps"}),
+            }
+        else:
+            row |= {"cost_usd": sum(s.cost_usd for s in run.steps)}
+        steps = [
+            {"workflow_id": run.workflow_id, "run_id": run.run_id, **s.model_dump()}
+            for s in run.steps
+        ]
+        with Session(self.engine) as session:
+            self._upsert(session, RunRow, [row], ["workflow_id"])
+            self._upsert(session, StepRow, steps, ["workflow_id", "seq"])
+            session.commit()
+
+    def put_blob(self, content: str) -> str:
+        ref = "sha256:" + hashlib.sha256(content.encode("utf-8")).hexdigest()
+        with Session(self.engine) as session:
+            insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+            stmt = insert(BlobRow).values(ref=ref, chars=len(content), content=content)
+            session.exec(stmt.on_conflict_do_nothing(index_elements=["ref"]))
+            session.commit()
+        return ref
+
+    # --- reads --------------------------------------------------------------------
+
+    def get_blob(self, ref: str) -> str | None:
+        with Session(self.engine) as session:
+            row = session.get(BlobRow, ref)
+            return row.content if row else None
+
+    def get_run(self, workflow_id: str) -> RunRow | None:
+        with Session(self.engine) as session:
+            return session.get(RunRow, workflow_id)
+
+    def get_result(self, workflow_id: str) -> TriageResult | None:
+        run = self.get_run(workflow_id)
+        if run is None or run.result is None:
+            return None
+        return TriageResult.model_validate(run.result | {"steps": self.get_steps(workflow_id)})
+
+    def get_steps(self, workflow_id: str) -> list[StepRecord]:
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(StepRow).where(StepRow.workflow_id == workflow_id).order_by(StepRow.seq)
+            ).all()
+            return [StepRecord.model_validate(r, from_attributes=True) for r in rows]
+
+    def list_runs(self, *, stage: str | None = None) -> list[RunRow]:
+        with Session(self.engine) as session:
+            query = select(RunRow).order_by(RunRow.created_at)
+            if stage is not None:
+                query = query.where(RunRow.stage == stage)
+            return list(session.exec(query).all())

@@ -1,0 +1,318 @@
+"""Wire models: everything that crosses a Temporal boundary.
+
+Durable contracts: histories keep these shapes, so only add optional fields.
+Import nothing here but pydantic and the standard library.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# --- names shared by workflows, worker, starters and tests -----------------------------
+
+ORCHESTRATION_QUEUE = "aiflow-orchestration"
+MODEL_QUEUE = "aiflow-models"
+
+
+class Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=False)
+
+
+class Stage(StrEnum):
+    INTAKE = "intake"
+    RULES = "rules"
+    CLASSIFY = "classify"
+    DRAFT = "draft"
+    QA = "qa"
+    DECIDE = "decide"
+    REVIEW = "review"
+    FINALIZE = "finalize"
+    DONE = "done"
+
+
+class Outcome(StrEnum):
+    RESOLVED = "resolved"  # auto-resolved: reply sent without a human
+    APPROVED = "approved"  # a reviewer approved the AI reply
+    EDITED = "edited"  # a reviewer corrected the AI reply
+    REJECTED = "rejected"  # invalid input (intake) or a reviewer rejected
+    CLOSED = "closed"  # a rule closed it early (spam, "thanks, solved")
+    ESCALATED = "escalated"  # review SLA expired
+    FAILED = "failed"  # a non-retryable error ended the run
+
+
+class StepKind(StrEnum):
+    RULE = "rule"
+    CACHE = "cache"
+    MODEL = "model"
+    QA = "qa"
+    HUMAN = "human"
+    CODE = "code"
+
+
+# --- the work item --------------------------------------------------------------------
+
+
+class Ticket(Wire):
+    """A support ticket as a client submits it: raw, untrusted, possibly invalid."""
+
+    ticket_id: str
+    subject: str | None = None
+    body: str | None = None
+    customer_email: str | None = None
+    customer_name: str | None = None
+    channel: str | None = None  # email, chat, web, phone
+    customer_tier: str | None = None  # free, pro, vip, enterprise
+    language: str | None = None  # ISO 639-1 hint from the channel, if any
+    metadata: dict[str, str] = Field(default_factory=dict)
+    # Set by the starter when the body was too large to travel in history whole.
+    body_ref: str | None = None
+    body_chars: int | None = None
+
+
+class NormalizedTicket(Wire):
+    ticket_id: str
+    subject: str
+    body: str
+    customer_email: str
+    customer_name: str | None = None
+    channel: str
+    customer_tier: str
+    language: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+
+class Rejection(Wire):
+    code: str  # machine-readable: missing_field, body_too_long, invalid_email, ...
+    field: str | None = None
+    message: str
+
+
+# --- rules ----------------------------------------------------------------------------
+
+
+class RuleCondition(Wire):
+    """All given parts must hold. Text matching is case-insensitive on subject + body."""
+
+    any_keywords: list[str] = Field(default_factory=list)
+    any_patterns: list[str] = Field(default_factory=list)  # regular expressions
+    metadata: dict[str, list[str]] = Field(default_factory=dict)  # field -> allowed values
+    max_body_chars: int | None = None
+    min_body_chars: int | None = None
+
+
+class RuleAction(Wire):
+    type: Literal["close", "route", "flag"]
+    outcome_reason: str | None = None  # for close: spam, auto_closed, ...
+    queue: str | None = None  # for route
+    priority: str | None = None
+    require_review: bool = False
+    reply: str | None = None  # canned reply for close, if any
+
+
+class Rule(Wire):
+    id: str
+    description: str = ""
+    when: RuleCondition
+    action: RuleAction
+
+
+class RuleSet(Wire):
+    version: str
+    rules: list[Rule]
+
+
+class RuleMatch(Wire):
+    rule_id: str
+    action: RuleAction
+
+
+class RulesVerdict(Wire):
+    """What the rule layer decided; `close` set means no model is called."""
+
+    rules_version: str
+    matches: list[RuleMatch] = Field(default_factory=list)
+    close: RuleMatch | None = None
+    queue: str = "general"
+    priority: str | None = None
+    require_review: bool = False
+    review_reasons: list[str] = Field(default_factory=list)
+
+
+# --- model steps ----------------------------------------------------------------------
+
+
+class Usage(Wire):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    estimated: bool = False  # true when counted by aiflow, not reported by the provider
+
+
+class ModelCall(Wire):
+    """What every model activity reports about the call it made."""
+
+    provider: str
+    model: str
+    prompt_id: str
+    prompt_version: str
+    usage: Usage
+    cost_usd: float
+    latency_ms: float
+    attempt: int
+
+
+class ClassifyInput(Wire):
+    workflow_id: str
+    ticket: NormalizedTicket
+
+
+class Classification(Wire):
+    category: str
+    priority: str
+    confidence: float = Field(ge=0.0, le=1.0)
+    language: str
+    reasoning: str
+
+
+class ClassifyResult(Wire):
+    classification: Classification
+    call: ModelCall
+
+
+class DraftInput(Wire):
+    workflow_id: str
+    ticket: NormalizedTicket
+    classification: Classification
+    attempt: int = 1  # 1 = first draft, 2.. = regenerations
+    qa_feedback: list[str] = Field(default_factory=list)
+
+
+class Draft(Wire):
+    reply: str
+    reasoning: str
+
+
+class DraftResult(Wire):
+    draft: Draft
+    call: ModelCall
+
+
+# --- QA -------------------------------------------------------------------------------
+
+
+class QaFinding(Wire):
+    check: str  # length, greeting, sign_off, internal_note, secret, pii, forbidden_promise
+    message: str
+
+
+class QaReport(Wire):
+    passed: bool
+    findings: list[QaFinding] = Field(default_factory=list)
+
+
+# --- review ---------------------------------------------------------------------------
+
+
+class ReviewAction(StrEnum):
+    APPROVE = "approve"
+    EDIT = "edit"
+    REJECT = "reject"
+
+
+class ReviewDecision(Wire):
+    action: ReviewAction
+    reviewer: str
+    reply: str | None = None  # the corrected reply, for edit
+    category: str | None = None  # a corrected category, for edit
+    note: str | None = None
+
+
+# --- run state, records and results ---------------------------------------------------
+
+
+class StepRecord(Wire):
+    seq: int
+    step: str
+    kind: StepKind
+    started_at: datetime
+    ended_at: datetime
+    latency_ms: float
+    outcome: str
+    model: str | None = None
+    provider: str | None = None
+    prompt_version: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    tokens_estimated: bool = False
+    cost_usd: float = 0.0
+    confidence: float | None = None
+    attempt: int | None = None
+    reasoning: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class RunConfig(Wire):
+    """Resolved once per run by a local activity, so every replay sees the same values."""
+
+    rules: RuleSet
+    auto_resolve_confidence: float
+    max_qa_regenerations: int
+    review_sla_seconds: float
+    max_body_chars: int
+    model_queue: str = MODEL_QUEUE
+
+
+class TriageInput(Wire):
+    ticket: Ticket
+
+
+class TriageResult(Wire):
+    workflow_id: str
+    ticket_id: str
+    outcome: Outcome
+    route: str
+    category: str | None = None
+    priority: str | None = None
+    confidence: float | None = None
+    reply: str | None = None
+    rejections: list[Rejection] = Field(default_factory=list)
+    reasons: list[str] = Field(default_factory=list)  # why it went to review / closed / failed
+    error: str | None = None
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    model_calls: int = 0
+    steps: list[StepRecord] = Field(default_factory=list)
+
+
+class RunState(Wire):
+    """Returned by the `status` query while the run lives."""
+
+    workflow_id: str
+    ticket_id: str
+    stage: Stage
+    needs_review: bool = False
+    review_reasons: list[str] = Field(default_factory=list)
+    ticket: NormalizedTicket | None = None
+    classification: Classification | None = None
+    draft: Draft | None = None
+    qa: QaReport | None = None
+    steps: list[StepRecord] = Field(default_factory=list)
+    cost_usd: float = 0.0
+    result: TriageResult | None = None
+
+
+class PersistRunInput(Wire):
+    workflow_id: str
+    run_id: str
+    ticket_id: str
+    stage: Stage
+    result: TriageResult | None = None
+    steps: list[StepRecord]
+    review_reasons: list[str] = Field(default_factory=list)
+
+
+class ConfigInput(Wire):
+    workflow_id: str

@@ -1,0 +1,1 @@
+"""Client-side tools: the `aiflow` command and its subcommands."""

@@ -1,0 +1,38 @@
+"""`aiflow`: the one command for everything users do from a shell."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS = {
+    "demo": ("starter.demo", "triage the bundled tickets on the embedded stack"),
+    "dev": ("starter.dev", "run the Temporal dev server + a worker (or `dev stop`)"),
+    "worker": ("worker", "run a worker against the configured Temporal cluster"),
+    "submit": ("starter.submit", "start triage runs for tickets from a JSON/JSONL file"),
+    "status": ("starter.status", "show a run's live state or result"),
+    "review": ("starter.review", "list and answer runs waiting for a reviewer"),
+}
+
+
+def usage() -> str:
+    lines = ["usage: aiflow <command> [options]   (aiflow <command> --help for its options)", ""]
+    lines += [f"  {name:<8} {help_}" for name, (_, help_) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0 if argv else 2
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"aiflow: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    return module.main(rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,247 @@
+"""Unit tests for workflows.intake: normalisation and rejections, incl. the demo tickets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from contracts import NormalizedTicket, Rejection, Ticket
+from workflows.intake import validate_ticket
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "data" / "tickets" / "demo.jsonl"
+LIMIT = 20_000
+LONGEST_EMAIL = "x" * 64 + "@" + ".".join(["d" * 61] * 3) + ".com"
+
+
+def ticket(**fields: object) -> Ticket:
+    base: dict[str, object] = {
+        "ticket_id": "T-1",
+        "body": "Where is my parcel?",
+        "customer_email": "a@example.com",
+    }
+    return Ticket.model_validate(base | fields)
+
+
+def ok(t: Ticket, limit: int = LIMIT) -> NormalizedTicket:
+    normalized, rejections = validate_ticket(t, limit)
+    assert rejections == []
+    assert normalized is not None
+    return normalized
+
+
+def codes(t: Ticket, limit: int = LIMIT) -> list[tuple[str, str | None]]:
+    normalized, rejections = validate_ticket(t, limit)
+    assert normalized is None
+    return [(r.code, r.field) for r in rejections]
+
+
+def test_full_normalisation() -> None:
+    raw = Ticket(
+        ticket_id="T-1044",
+        subject="  Re:\tOrder\r\nA-1\u200b  ",
+        body=(
+            "\ufeffHello,\u200b\r\nthe   page\t\tfreezes.\u0007\r\r\r\n\n"
+            "  > quoted  \n\n\n\nThanks\u00a0Tom  "
+        ),
+        customer_email="  Tom.Baker@Example.COM ",
+        customer_name="  Tom \n Baker ",
+        channel=" Web ",
+        customer_tier="PRO",
+        language=" EN ",
+        metadata={" order_id ": " A-1\u0000 ", "plan": "pro"},
+    )
+    assert ok(raw) == NormalizedTicket(
+        ticket_id="T-1044",
+        subject="Re: Order A-1",
+        body="Hello,\nthe page freezes.\n\n> quoted\n\nThanks Tom",
+        customer_email="tom.baker@example.com",
+        customer_name="Tom Baker",
+        channel="web",
+        customer_tier="pro",
+        language="en",
+        metadata={"order_id": "A-1", "plan": "pro"},
+    )
+
+
+def test_defaults() -> None:
+    normalized = ok(ticket(subject="  \u200b ", channel="", customer_tier=None, language=" "))
+    assert (normalized.subject, normalized.channel, normalized.customer_tier) == (
+        "(no subject)",
+        "email",
+        "free",
+    )
+    assert (normalized.language, normalized.customer_name, normalized.metadata) == (None, None, {})
+
+
+def test_nfc() -> None:
+    assert ok(ticket(body="Cafe\u0301 K\u00fcndigung")).body == "Caf\u00e9 K\u00fcndigung"
+    assert len(ok(ticket(body="Cafe\u0301")).body) == 4
+
+
+def test_one_blank_line_kept_more_collapsed() -> None:
+    assert ok(ticket(body="a\n\nb\n\n\nc\n \n\t\n \nd")).body == "a\n\nb\n\nc\n\nd"
+    assert ok(ticket(body="a\nb")).body == "a\nb"
+
+
+def test_subject_is_truncated_not_rejected() -> None:
+    subject = ok(ticket(subject="x" * 199 + " yz" + "w" * 50)).subject
+    assert subject == "x" * 199
+    assert ok(ticket(subject="s" * 250)).subject == "s" * 200
+
+
+def test_metadata_limits() -> None:
+    raw = {f"k{i:02d}": f"v{i}" for i in range(25)}
+    assert list(ok(ticket(metadata=raw)).metadata) == [f"k{i:02d}" for i in range(20)]
+    cleaned = ok(ticket(metadata={"  ": "dropped", "note": "n" * 300, " note": "second"})).metadata
+    assert cleaned == {"note": "n" * 200}
+
+
+def test_missing_fields_collected() -> None:
+    assert codes(Ticket(ticket_id="  ")) == [
+        ("missing_field", "ticket_id"),
+        ("missing_field", "customer_email"),
+        ("missing_field", "body"),
+    ]
+
+
+@pytest.mark.parametrize("ticket_id", ["T 1", "T/1", "-T1", "a" * 65, "T-1\n", "T\u00e91"])
+def test_invalid_ticket_id(ticket_id: str) -> None:
+    assert codes(ticket(ticket_id=ticket_id)) == [("invalid_ticket_id", "ticket_id")]
+
+
+@pytest.mark.parametrize("ticket_id", ["a" * 64, "T-1.2:3_x", "9"])
+def test_valid_ticket_id(ticket_id: str) -> None:
+    assert ok(ticket(ticket_id=ticket_id)).ticket_id == ticket_id
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "a@b",
+        "no-at.example.com",
+        "a@@example.com",
+        "a b@example.com",
+        "a@example..com",
+        "a@-example.com",
+        ".a@example.com",
+        "jo\u200bhn@example.com",
+        LONGEST_EMAIL.replace(".com", ".comx"),
+    ],
+)
+def test_invalid_email(email: str) -> None:
+    assert codes(ticket(customer_email=email)) == [("invalid_email", "customer_email")]
+
+
+def test_valid_email_is_lowercased() -> None:
+    email = "First.Last+tag@Sub.Example.co.UK "
+    assert ok(ticket(customer_email=email)).customer_email == "first.last+tag@sub.example.co.uk"
+    assert len(LONGEST_EMAIL) == 254
+    assert ok(ticket(customer_email=LONGEST_EMAIL)).customer_email == LONGEST_EMAIL
+
+
+def test_empty_body() -> None:
+    assert codes(ticket(body=" \n\t\u200b\r\n ")) == [("empty_body", "body")]
+
+
+def test_body_too_long_by_declared_size() -> None:
+    _, rejections = validate_ticket(ticket(body="short", body_chars=25_000), LIMIT)
+    assert rejections == [
+        Rejection(
+            code="body_too_long",
+            field="body",
+            message="body has 25000 characters; the limit is 20000.",
+        )
+    ]
+
+
+def test_offloaded_body_too_long_is_not_also_missing() -> None:
+    t = ticket(body=None, body_ref="blob://x", body_chars=30_000)
+    assert codes(t) == [("body_too_long", "body")]
+    assert codes(ticket(body=None, body_ref="blob://x", body_chars=10)) == [
+        ("missing_field", "body")
+    ]
+
+
+def test_body_limit_applies_to_normalised_length() -> None:
+    assert ok(ticket(body="abc    def"), limit=7).body == "abc def"
+    _, rejections = validate_ticket(ticket(body="abcdefgh"), 7)
+    assert [r.message for r in rejections] == ["body has 8 characters; the limit is 7."]
+
+
+def test_all_value_problems_collected_in_field_order() -> None:
+    _, rejections = validate_ticket(
+        ticket(ticket_id="bad id", channel="Fax", customer_tier="platinum", language="en-US"),
+        LIMIT,
+    )
+    assert [(r.code, r.message) for r in rejections] == [
+        (
+            "invalid_ticket_id",
+            "ticket_id 'bad id' must be 1-64 letters, digits, '.', '_', ':' or '-', "
+            "starting with a letter or digit.",
+        ),
+        ("invalid_channel", "channel 'fax' is not one of chat, email, phone, web."),
+        ("invalid_tier", "customer_tier 'platinum' is not one of enterprise, free, pro, vip."),
+        ("invalid_language", "language 'en-us' must be a two-letter code like 'en'."),
+    ]
+
+
+def test_long_values_are_shortened_in_messages() -> None:
+    _, rejections = validate_ticket(ticket(channel="c" * 100), LIMIT)
+    assert (
+        rejections[0].message == f"channel '{'c' * 40}...' is not one of chat, email, phone, web."
+    )
+
+
+# --- the demo set -----------------------------------------------------------------------
+
+PLANTED = {
+    "T-1046": [("missing_field", "body")],
+    "T-1047": [("invalid_email", "customer_email")],
+    "T-1048": [("empty_body", "body")],
+    "T 1049/2": [("invalid_ticket_id", "ticket_id")],
+    "T-1050": [("invalid_channel", "channel")],
+    "T-1051": [("invalid_tier", "customer_tier"), ("invalid_language", "language")],
+}
+CATEGORIES = {"billing", "technical", "account", "shipping", "returns", "feedback", "other"}
+
+
+def demo_rows() -> list[dict]:
+    return [json.loads(line) for line in DEMO.read_text(encoding="utf-8").splitlines()]
+
+
+def test_demo_rows_are_tickets_with_labels() -> None:
+    rows = demo_rows()
+    assert len(rows) == 51
+    assert len({row["ticket_id"] for row in rows}) == 51
+    for row in rows:
+        Ticket.model_validate(row)
+        assert row["expected_category"] in CATEGORIES | {None}
+        assert row["note"]
+
+
+def test_demo_rejections_are_exactly_the_planted_ones() -> None:
+    found = {}
+    for row in demo_rows():
+        _, rejections = validate_ticket(Ticket.model_validate(row), LIMIT)
+        if rejections:
+            found[row["ticket_id"]] = [(r.code, r.field) for r in rejections]
+    assert found == PLANTED
+
+
+def test_demo_control_character_ticket() -> None:
+    row = next(r for r in demo_rows() if r["ticket_id"] == "T-1044")
+    normalized = ok(Ticket.model_validate(row))
+    assert normalized.subject == "Address form broken <b>again</b>"
+    assert normalized.body == (
+        "Hello,\nwhen I paste my address the form shows this:\n"
+        "<script>alert('xss')</script>\n<b>Error</b> and the page freezes.\n\nThanks Tom"
+    )
+    assert (normalized.customer_email, normalized.channel, normalized.language) == (
+        "tom.baker@example.com",
+        "web",
+        "en",
+    )
+    assert normalized.metadata == {"browser": "firefox 128"}

@@ -1,0 +1,1 @@
+"""Workflows and the pure, deterministic decision code they call."""

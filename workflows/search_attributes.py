@@ -1,0 +1,14 @@
+"""aiflow's custom search attributes: what ops filter on in the Temporal Web UI."""
+
+from __future__ import annotations
+
+from temporalio.common import SearchAttributeKey
+
+STAGE = SearchAttributeKey.for_keyword("AiflowStage")
+OUTCOME = SearchAttributeKey.for_keyword("AiflowOutcome")
+CATEGORY = SearchAttributeKey.for_keyword("AiflowCategory")
+ROUTE = SearchAttributeKey.for_keyword("AiflowRoute")
+NEEDS_REVIEW = SearchAttributeKey.for_bool("AiflowNeedsReview")
+COST_USD = SearchAttributeKey.for_float("AiflowCostUsd")
+
+ALL_KEYS = [STAGE, OUTCOME, CATEGORY, ROUTE, NEEDS_REVIEW, COST_USD]

@@ -1,0 +1,344 @@
+"""The reference workflow: support-ticket triage through the layered pipeline.
+
+intake → rules → classify → draft ⇄ qa → decide → (review) → finalize. Deterministic
+steps are plain code here; model calls are activities on the model queue; the store is
+written by local activities. Any unexpected exception fails the run instead of
+retrying its workflow task forever.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+
+from contracts import (
+    Classification,
+    ClassifyInput,
+    ClassifyResult,
+    ConfigInput,
+    Draft,
+    DraftInput,
+    DraftResult,
+    NormalizedTicket,
+    Outcome,
+    QaReport,
+    Rejection,
+    ReviewAction,
+    ReviewDecision,
+    RulesVerdict,
+    RunConfig,
+    RunState,
+    Stage,
+    StepKind,
+    TriageInput,
+    TriageResult,
+)
+from workflows.intake import validate_ticket
+from workflows.policies import CONFIG_LOCAL_ACTIVITY
+from workflows.qa import check_reply, feedback_lines
+from workflows.rules import evaluate_rules
+from workflows.steps import (
+    ModelStepFailed,
+    ReviewGate,
+    StepRecorder,
+    persist,
+    publish,
+    run_model_step,
+)
+
+with workflow.unsafe.imports_passed_through():
+    from activities.models import TriageModelActivities
+    from activities.pipeline import PipelineActivities
+
+REVIEW_OUTCOMES = {
+    ReviewAction.APPROVE: Outcome.APPROVED,
+    ReviewAction.EDIT: Outcome.EDITED,
+    ReviewAction.REJECT: Outcome.REJECTED,
+}
+
+
+@workflow.defn(name="TicketTriage", failure_exception_types=[Exception])
+class TriageWorkflow:
+    def __init__(self) -> None:
+        self.rec = StepRecorder()
+        self.review = ReviewGate()
+        self.stage = Stage.INTAKE
+        self.ticket_id = ""
+        self.ticket: NormalizedTicket | None = None
+        self.verdict: RulesVerdict | None = None
+        self.classification: Classification | None = None
+        self.draft: Draft | None = None
+        self.qa: QaReport | None = None
+        self.review_reasons: list[str] = []
+        self.result: TriageResult | None = None
+
+    # --- the run ---------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, inp: TriageInput) -> TriageResult:
+        self.ticket_id = inp.ticket.ticket_id
+        cfg = await workflow.execute_local_activity_method(
+            PipelineActivities.resolve_run_config,
+            ConfigInput(workflow_id=workflow.info().workflow_id),
+            summary="resolve run config",
+            **CONFIG_LOCAL_ACTIVITY,
+        )
+
+        # 1 intake
+        started = workflow.now()
+        ticket, rejections = validate_ticket(inp.ticket, cfg.max_body_chars)
+        codes = [r.code for r in rejections]
+        self.rec.add(
+            "intake",
+            StepKind.CODE,
+            started,
+            "rejected" if rejections else "ok",
+            details={"rejections": codes} if codes else {},
+        )
+        if ticket is None:
+            return await self.finish(
+                Outcome.REJECTED, "rejected", rejections=rejections, reasons=codes
+            )
+        self.ticket = ticket
+
+        # 2 rules
+        self.set_stage(Stage.RULES)
+        started = workflow.now()
+        verdict = self.verdict = evaluate_rules(cfg.rules, ticket)
+        close = verdict.close
+        self.rec.add(
+            "rules",
+            StepKind.RULE,
+            started,
+            f"close:{close.action.outcome_reason}" if close else f"route:{verdict.queue}",
+            details={
+                "rules_version": cfg.rules.version,
+                "matched": [m.rule_id for m in verdict.matches],
+            },
+        )
+        if close is not None:
+            return await self.finish(
+                Outcome.CLOSED,
+                verdict.queue,
+                reasons=[f"rule:{close.rule_id}"],
+                reply=close.action.reply,
+            )
+
+        try:
+            classification = await self.classify(cfg, ticket)
+            draft, qa = await self.draft_with_qa(cfg, ticket, classification)
+        except ModelStepFailed as err:
+            return await self.finish(
+                Outcome.FAILED, verdict.queue, error=str(err), reasons=[f"model_error:{err.step}"]
+            )
+
+        # 6 decide
+        self.set_stage(Stage.DECIDE)
+        started = workflow.now()
+        reasons = list(verdict.review_reasons)
+        if classification.confidence < cfg.auto_resolve_confidence:
+            reasons.append("low_confidence")
+        if not qa.passed:
+            reasons.append("qa_failed")
+        self.rec.add(
+            "decide",
+            StepKind.CODE,
+            started,
+            "review" if reasons else "auto",
+            confidence=classification.confidence,
+            details={"threshold": cfg.auto_resolve_confidence, "reasons": reasons},
+        )
+        if not reasons:
+            return await self.finish(Outcome.RESOLVED, verdict.queue, reply=draft.reply)
+
+        # 7 review
+        decision = await self.await_review(cfg, reasons)
+        if decision is None:
+            return await self.finish(Outcome.ESCALATED, "escalations", reasons=reasons)
+        reply = decision.reply if decision.action == ReviewAction.EDIT else draft.reply
+        if decision.action == ReviewAction.REJECT:
+            reply = None
+        if decision.category:
+            self.classification = classification.model_copy(update={"category": decision.category})
+        return await self.finish(
+            REVIEW_OUTCOMES[decision.action], verdict.queue, reasons=reasons, reply=reply
+        )
+
+    # --- steps -----------------------------------------------------------------------
+
+    async def classify(self, cfg: RunConfig, ticket: NormalizedTicket) -> Classification:
+        self.set_stage(Stage.CLASSIFY)
+        started = workflow.now()
+        res: ClassifyResult = await run_model_step(
+            self.rec,
+            "classify",
+            TriageModelActivities.classify_ticket,
+            ClassifyInput(workflow_id=workflow.info().workflow_id, ticket=ticket),
+            task_queue=cfg.model_queue,
+            summary=f"classify ticket {ticket.ticket_id}",
+        )
+        c = self.classification = res.classification
+        self.rec.add_model_call(
+            "classify", started, res.call, confidence=c.confidence, reasoning=c.reasoning
+        )
+        publish(Stage.CLASSIFY, category=c.category)
+        return c
+
+    async def draft_with_qa(
+        self, cfg: RunConfig, ticket: NormalizedTicket, c: Classification
+    ) -> tuple[Draft, QaReport]:
+        """Draft, check, and regenerate with the QA findings at most N times."""
+        feedback: list[str] = []
+        for attempt in range(1, cfg.max_qa_regenerations + 2):
+            self.set_stage(Stage.DRAFT)
+            started = workflow.now()
+            res: DraftResult = await run_model_step(
+                self.rec,
+                "draft",
+                TriageModelActivities.draft_reply,
+                DraftInput(
+                    workflow_id=workflow.info().workflow_id,
+                    ticket=ticket,
+                    classification=c,
+                    attempt=attempt,
+                    qa_feedback=feedback,
+                ),
+                task_queue=cfg.model_queue,
+                summary=f"draft reply #{attempt}",
+            )
+            self.draft = res.draft
+            self.rec.add_model_call(
+                "draft",
+                started,
+                res.call,
+                reasoning=res.draft.reasoning,
+                details={"draft_attempt": attempt},
+            )
+            self.set_stage(Stage.QA)
+            started = workflow.now()
+            qa = self.qa = check_reply(res.draft.reply, ticket, c.language)
+            self.rec.add(
+                "qa",
+                StepKind.QA,
+                started,
+                "pass" if qa.passed else "fail",
+                details={"findings": [f.check for f in qa.findings], "draft_attempt": attempt},
+            )
+            if qa.passed:
+                break
+            feedback = feedback_lines(qa)
+        return res.draft, qa
+
+    async def await_review(self, cfg: RunConfig, reasons: list[str]) -> ReviewDecision | None:
+        self.set_stage(Stage.REVIEW)
+        self.review_reasons = reasons
+        publish(Stage.REVIEW, needs_review=True, cost_usd=self.rec.cost_usd)
+        workflow.set_current_details(
+            f"**Awaiting review** — {', '.join(reasons)}\n\n"
+            f"category `{self.classification.category if self.classification else '-'}`, "
+            f"confidence {self.classification.confidence if self.classification else 0:.2f}"
+        )
+        await persist(Stage.REVIEW, self.ticket_id, self.rec, review_reasons=reasons)
+        started = workflow.now()
+        decision = await self.review.wait(timedelta(seconds=cfg.review_sla_seconds))
+        if decision is None:
+            self.rec.add(
+                "review",
+                StepKind.HUMAN,
+                started,
+                "sla_expired",
+                details={"sla_seconds": cfg.review_sla_seconds},
+            )
+        else:
+            self.rec.add(
+                "review",
+                StepKind.HUMAN,
+                started,
+                decision.action.value,
+                reasoning=decision.note,
+                details={"reviewer": decision.reviewer, "category": decision.category}
+                if decision.category
+                else {"reviewer": decision.reviewer},
+            )
+        return decision
+
+    async def finish(
+        self,
+        outcome: Outcome,
+        route: str,
+        *,
+        reasons: list[str] | None = None,
+        rejections: list[Rejection] | None = None,
+        reply: str | None = None,
+        error: str | None = None,
+    ) -> TriageResult:
+        """8 finalize: build the result, persist it, publish it."""
+        self.set_stage(Stage.FINALIZE)
+        info = workflow.info()
+        c = self.classification
+        started = workflow.now()
+        result = TriageResult(
+            workflow_id=info.workflow_id,
+            ticket_id=self.ticket_id,
+            outcome=outcome,
+            route=route,
+            category=c.category if c else None,
+            priority=(
+                self.verdict.priority
+                if self.verdict and self.verdict.priority
+                else c.priority
+                if c
+                else None
+            ),
+            confidence=c.confidence if c else None,
+            reply=reply,
+            rejections=rejections or [],
+            reasons=reasons or [],
+            error=error,
+            cost_usd=self.rec.cost_usd,
+            model_calls=self.rec.model_calls,
+        )
+        self.rec.add("finalize", StepKind.CODE, started, outcome.value)
+        result.latency_ms = round((workflow.now() - info.start_time).total_seconds() * 1000, 3)
+        result.steps = list(self.rec.records)
+        await persist(Stage.DONE, self.ticket_id, self.rec, result=result)
+        self.stage = Stage.DONE
+        self.result = result
+        publish(
+            Stage.DONE,
+            outcome=outcome.value,
+            route=route,
+            needs_review=False,
+            cost_usd=result.cost_usd,
+            category=result.category,
+        )
+        workflow.set_current_details(f"**{outcome.value}** → `{route}`")
+        return result
+
+    def set_stage(self, stage: Stage) -> None:
+        self.stage = stage
+        publish(stage)
+
+    # --- handlers --------------------------------------------------------------------
+
+    @workflow.signal(name="submit_review")
+    def submit_review(self, decision: ReviewDecision) -> None:
+        self.review.submit(decision)
+
+    @workflow.query(name="status")
+    def status(self) -> RunState:
+        return RunState(
+            workflow_id=workflow.info().workflow_id,
+            ticket_id=self.ticket_id,
+            stage=self.stage,
+            needs_review=self.review.pending,
+            review_reasons=self.review_reasons,
+            ticket=self.ticket,
+            classification=self.classification,
+            draft=self.draft,
+            qa=self.qa,
+            steps=self.rec.records,
+            cost_usd=self.rec.cost_usd,
+            result=self.result,
+        )
