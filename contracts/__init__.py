@@ -293,6 +293,7 @@ class RunState(Wire):
     workflow_id: str
     ticket_id: str
     stage: Stage
+    route: str | None = None
     needs_review: bool = False
     review_reasons: list[str] = Field(default_factory=list)
     ticket: NormalizedTicket | None = None

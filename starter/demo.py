@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 from temporalio.client import Client
@@ -31,44 +31,77 @@ HEADER = (
 )
 
 
-def _line(sub: Submitted, settled: TriageResult | RunState | None, wall_ms: float) -> str:
-    if settled is None:
-        return f"{sub.ticket_id:<10} {'not started':<16} {sub.error}"
-    note = "already processed; recorded result" if sub.duplicate else ""
-    if isinstance(settled, TriageResult):
-        r = settled
-        detail = ",".join(r.reasons) if r.outcome.value != "resolved" else ""
-        if r.error:
-            detail = r.error
-        conf = f"{r.confidence:.2f}" if r.confidence is not None else "-"
-        return (
-            f"{r.ticket_id:<10} {r.outcome.value:<16} {r.route:<19} {r.category or '-':<10} "
-            f"{conf:>5} {r.cost_usd:>10.6f} {r.latency_ms:>7.0f}ms {len(r.steps):>5}  "
-            f"{'; '.join(x for x in (detail, note) if x)}"
+@dataclass
+class Row:
+    """One ticket's line: from its result, or from its live state while it awaits review."""
+
+    ticket_id: str
+    outcome: str
+    route: str = "-"
+    category: str | None = None
+    confidence: float | None = None
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0  # workflow time: start to completion, or to the review wait
+    steps: int = 0
+    model_calls: int = 0
+    note: str = ""
+
+    @classmethod
+    def of(cls, sub: Submitted, settled: TriageResult | RunState | None) -> Row:
+        again = "already processed: recorded result" if sub.duplicate else ""
+        if settled is None:
+            return cls(sub.ticket_id, "not_started", note=sub.error or "")
+        if isinstance(settled, TriageResult):
+            r = settled
+            detail = r.error or ("" if r.outcome.value == "resolved" else ",".join(r.reasons))
+            return cls(
+                r.ticket_id,
+                r.outcome.value,
+                r.route,
+                r.category,
+                r.confidence,
+                r.cost_usd,
+                r.latency_ms,
+                len(r.steps),
+                r.model_calls,
+                "; ".join(x for x in (detail, again) if x),
+            )
+        s, c = settled, settled.classification
+        span = (s.steps[-1].ended_at - s.steps[0].started_at).total_seconds() * 1000
+        calls = sum(1 for st in s.steps if st.kind == "model" and st.outcome == "ok")
+        return cls(
+            s.ticket_id,
+            "awaiting_review",
+            s.route or "-",
+            c and c.category,
+            c and c.confidence,
+            s.cost_usd,
+            span,
+            len(s.steps),
+            calls,
+            "; ".join(x for x in (",".join(s.review_reasons), again) if x),
         )
-    s = settled
-    c = s.classification
-    conf = f"{c.confidence:.2f}" if c else "-"
-    return (
-        f"{s.ticket_id:<10} {'awaiting_review':<16} {'review':<19} "
-        f"{c.category if c else '-':<10} {conf:>5} {s.cost_usd:>10.6f} {wall_ms:>7.0f}ms "
-        f"{len(s.steps):>5}  {','.join(s.review_reasons)}{'; ' + note if note else ''}"
-    )
+
+    def __str__(self) -> str:
+        conf = f"{self.confidence:.2f}" if self.confidence is not None else "-"
+        return (
+            f"{self.ticket_id:<10} {self.outcome:<16} {self.route:<19} "
+            f"{self.category or '-':<10} {conf:>5} {self.cost_usd:>10.6f} "
+            f"{self.latency_ms:>7.0f}ms {self.steps:>5}  {self.note}"
+        ).rstrip()
 
 
 async def run_batch(
     client: Client, settings: Settings, tickets: list[dict], concurrency: int = 16
-) -> list[tuple[Submitted, TriageResult | RunState | None, float]]:
+) -> list[Row]:
     store = Store(settings.store_url)
     store.create_schema()
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(raw: dict):
+    async def one(raw: dict) -> Row:
         async with gate:
-            t0 = time.perf_counter()
             sub = await submit(client, settings, store, raw)
-            settled = await wait_settled(sub.handle) if sub.handle else None
-            return sub, settled, (time.perf_counter() - t0) * 1000
+            return Row.of(sub, await wait_settled(sub.handle) if sub.handle else None)
 
     try:
         return await asyncio.gather(*(one(raw) for raw in tickets))
@@ -76,43 +109,34 @@ async def run_batch(
         store.close()
 
 
-def report(rows, wall_s: float, settings: Settings) -> str:
-    lines = [HEADER]
-    outcomes: Counter[str] = Counter()
-    cost = calls = 0.0
-    latencies = []
-    for sub, settled, wall_ms in rows:
-        lines.append(_line(sub, settled, wall_ms))
-        if isinstance(settled, TriageResult):
-            outcomes[settled.outcome.value] += 1
-            cost += settled.cost_usd
-            calls += settled.model_calls
-            latencies.append(settled.latency_ms)
-        elif isinstance(settled, RunState):
-            outcomes["awaiting_review"] += 1
-            cost += settled.cost_usd
-            calls += sum(1 for st in settled.steps if st.kind == "model" and st.outcome == "ok")
-        else:
-            outcomes["not_started"] += 1
-    n = len(rows)
-    by_rule = outcomes["closed"] + outcomes["rejected"]
-    lines += [
-        "",
-        f"tickets {n}: " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())),
-        f"model calls {int(calls)} (rules and intake settled {by_rule} tickets without one); "
-        f"cost ${cost:.6f} (offline model: simulated prices)",
-    ]
-    if latencies:
-        q = statistics.quantiles(latencies, n=20) if len(latencies) > 1 else latencies * 19
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def report(rows: list[Row], wall_s: float) -> str:
+    outcomes = Counter(r.outcome for r in rows)
+    without_model = sum(1 for r in rows if r.outcome in ("closed", "rejected"))
+    with_model = [r.latency_ms for r in rows if r.model_calls]
+    lines = [HEADER, *map(str, rows), ""]
+    lines.append(
+        f"tickets {len(rows)}: " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
+    )
+    lines.append(
+        f"model calls {sum(r.model_calls for r in rows)}; rules and intake settled "
+        f"{without_model} tickets with none; cost ${sum(r.cost_usd for r in rows):.6f} "
+        f"(offline model: simulated prices)"
+    )
+    if with_model:
         lines.append(
-            f"completed-run latency p50 {statistics.median(latencies):.0f} ms, "
-            f"p95 {q[18]:.0f} ms; batch wall time {wall_s:.1f} s"
+            f"latency of runs that called the model: p50 {_pct(with_model, 0.5):.0f} ms, "
+            f"p95 {_pct(with_model, 0.95):.0f} ms; batch wall time {wall_s:.1f} s"
         )
     return "\n".join(lines)
 
 
-def where_to_look(settings: Settings, rows) -> str:
-    waiting = [s.ticket_id for s, settled, _ in rows if isinstance(settled, RunState)]
+def where_to_look(settings: Settings, rows: list[Row]) -> str:
+    waiting = [r.ticket_id for r in rows if r.outcome == "awaiting_review"]
     text = [
         "",
         f"Temporal Web UI: {devserver.ui_url(settings)}  (filter: AiflowNeedsReview = true)",
@@ -163,14 +187,21 @@ async def amain(
     tickets = read_tickets(args.tickets or settings.data_dir / "tickets" / "demo.jsonl")
     stop = asyncio.Event()
     worker = asyncio.create_task(run_workers(settings, client, stop))
+    t0 = time.perf_counter()
+    batch = asyncio.create_task(run_batch(client, settings, tickets, args.concurrency))
     try:
-        t0 = time.perf_counter()
-        rows = await run_batch(client, settings, tickets, args.concurrency)
+        # A worker that dies (e.g. search attributes missing) must end the demo, not hang it.
+        await asyncio.wait({batch, worker}, return_when=asyncio.FIRST_COMPLETED)
+        if not batch.done():
+            batch.cancel()
+            await worker  # raises the worker's error
+            raise RuntimeError("the worker stopped before the batch finished")
+        rows = batch.result()
         wall = time.perf_counter() - t0
     finally:
         stop.set()
         await worker
-    print(report(rows, wall, settings))
+    print(report(rows, wall))
     print(where_to_look(settings, rows))
     return 0
 
@@ -178,7 +209,7 @@ async def amain(
 def main(argv: list[str] | None = None) -> int:
     try:
         return asyncio.run(amain(argv))
-    except devserver.DevServerError as err:
+    except (devserver.DevServerError, RuntimeError) as err:
         print(f"aiflow demo: {err}", file=sys.stderr)
         return 1
 

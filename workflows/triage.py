@@ -120,7 +120,7 @@ class TriageWorkflow:
         if close is not None:
             return await self.finish(
                 Outcome.CLOSED,
-                verdict.queue,
+                close.action.queue or close.action.outcome_reason or "closed",
                 reasons=[f"rule:{close.rule_id}"],
                 reply=close.action.reply,
             )
@@ -332,6 +332,7 @@ class TriageWorkflow:
             workflow_id=workflow.info().workflow_id,
             ticket_id=self.ticket_id,
             stage=self.stage,
+            route=self.result.route if self.result else self.verdict.queue if self.verdict else None,
             needs_review=self.review.pending,
             review_reasons=self.review_reasons,
             ticket=self.ticket,

@@ -1,0 +1,72 @@
+"""The main job (`aiflow demo`) on a real Temporal server: the bundled tickets, twice."""
+
+from __future__ import annotations
+
+from starter import demo
+
+
+def table(out: str) -> list[str]:
+    """The demo's report, from its header on (log lines may come before it)."""
+    lines = out.splitlines()
+    return lines[lines.index(demo.HEADER) :]
+
+
+TOTALS = "tickets 51: awaiting_review 23, closed 7, rejected 6, resolved 15"
+
+
+async def test_demo_processes_bundled_tickets_and_is_safe_to_rerun(env, settings, capsys):
+    assert await demo.amain([], client=env.client, settings=settings) == 0
+    first = table(capsys.readouterr().out)
+    assert TOTALS in first
+    assert (
+        "model calls 77; rules and intake settled 13 tickets with none; "
+        "cost $0.006332 (offline model: simulated prices)" in first
+    )
+    rows = {line.split()[0]: line.split()[1] for line in first[1:52]}
+    assert (rows["T-1004"], rows["T-1031"], rows["T-1046"], rows["T-1041"]) == (
+        "resolved",
+        "closed",
+        "rejected",
+        "awaiting_review",
+    )
+    assert (
+        "23 ticket(s) wait for a reviewer: "
+        + ", ".join(
+            [
+                "T-1001",
+                "T-1002",
+                "T-1003",
+                "T-1007",
+                "T-1008",
+                "T-1009",
+                "T-1010",
+                "T-1014",
+                "T-1017",
+                "T-1021",
+                "T-1023",
+                "T-1025",
+                "T-1026",
+                "T-1028",
+                "T-1029",
+                "T-1030",
+                "T-1038",
+                "T-1039",
+                "T-1040",
+                "T-1041",
+                "T-1042",
+                "T-1044",
+                "T-1045",
+            ]
+        )
+        in first
+    )
+
+    # Second run: nothing is processed again; every line is the recorded result.
+    assert await demo.amain([], client=env.client, settings=settings) == 0
+    second = table(capsys.readouterr().out)
+    assert TOTALS in second
+    ticket_lines = second[1:52]
+    assert [
+        line for line in ticket_lines if not line.endswith("already processed: recorded result")
+    ] == []
+    assert [line.split()[:2] for line in ticket_lines] == [line.split()[:2] for line in first[1:52]]
