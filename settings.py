@@ -22,14 +22,18 @@ FaultKind = Literal["timeout", "rate_limit", "server_error", "malformed", "bad_r
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="AIFLOW_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="AIFLOW_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_parse_none_str="",  # an empty variable means "not set"
+        extra="ignore",
     )
 
     # --- where things live
     data_dir: Path = ROOT / "data"
     state_dir: Path = ROOT / "var"
-    database_url: str = Field(
-        default="",
+    database_url: str | None = Field(
+        default=None,
         validation_alias=AliasChoices("DATABASE_URL", "AIFLOW_DATABASE_URL"),
         description="SQLAlchemy URL; empty means a SQLite file in state_dir.",
     )

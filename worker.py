@@ -81,9 +81,17 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
-async def connect(settings: Settings | None = None) -> Client:
-    """A client from Temporal's env config (TEMPORAL_* variables, TOML profiles)."""
+def configured_address() -> str | None:
+    """The address Temporal's env config names (TEMPORAL_ADDRESS or a profile), if any."""
+    return ClientConfig.load_client_connect_config().get("target_host")
+
+
+async def connect(settings: Settings | None = None, target_host: str | None = None) -> Client:
+    """A client from Temporal's env config (TEMPORAL_* variables, TOML profiles);
+    `target_host` overrides the address (the embedded dev server)."""
     config = ClientConfig.load_client_connect_config()
+    if target_host:
+        config["target_host"] = target_host
     config.setdefault("target_host", DEFAULT_ADDRESS)
     return await Client.connect(**config, data_converter=pydantic_data_converter)
 

@@ -23,7 +23,7 @@ from contracts import RunState, TriageResult
 from settings import Settings
 from starter import devserver
 from starter.submit import Submitted, read_tickets, submit, wait_settled
-from worker import configure_logging, connect, run_workers
+from worker import configure_logging, configured_address, connect, run_workers
 
 HEADER = (
     f"{'ticket':<10} {'outcome':<16} {'route':<19} {'category':<10} {'conf':>5} "
@@ -178,12 +178,15 @@ async def amain(
     settings = settings or Settings()
     if client is None:
         configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
-        if devserver.ensure(settings):
-            print(
-                f"started the Temporal dev server ({devserver.ui_url(settings)}); "
-                f"state in {settings.state_dir / 'temporal.db'}"
-            )
-        client = await connect(settings)
+        if configured_address():  # TEMPORAL_ADDRESS or a profile: use that cluster as is
+            client = await connect(settings)
+        else:
+            if devserver.ensure(settings):
+                print(
+                    f"started the Temporal dev server ({devserver.ui_url(settings)}); "
+                    f"state in {settings.state_dir / 'temporal.db'}"
+                )
+            client = await connect(settings, devserver.address(settings))
     tickets = read_tickets(args.tickets or settings.data_dir / "tickets" / "demo.jsonl")
     stop = asyncio.Event()
     worker = asyncio.create_task(run_workers(settings, client, stop))

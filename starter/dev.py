@@ -41,7 +41,7 @@ async def _run(settings: Settings) -> None:
         flush=True,
     )
     try:
-        await run_workers(settings, await connect(settings), stop)
+        await run_workers(settings, await connect(settings, devserver.address(settings)), stop)
     finally:
         if server is not None:
             server.terminate()

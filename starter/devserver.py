@@ -46,6 +46,10 @@ def _pidfile(settings: Settings) -> Path:
     return settings.state_dir / "temporal-dev.pid"
 
 
+def address(settings: Settings) -> str:
+    return f"{settings.dev_ip}:{settings.dev_port}"
+
+
 def ui_url(settings: Settings) -> str:
     return f"http://{settings.dev_ip}:{settings.dev_ui_port}"
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import delete, func
 from sqlmodel import Session, select
 
-from activities.store import BlobRow, RunRow, Store, StepRow
+from activities.store import BlobRow, RunRow, StepRow, Store
 from contracts import (
     Outcome,
     PersistRunInput,

@@ -169,6 +169,7 @@ class TriageWorkflow:
 
     async def classify(self, cfg: RunConfig, ticket: NormalizedTicket) -> Classification:
         self.set_stage(Stage.CLASSIFY)
+        publish(Stage.CLASSIFY)
         started = workflow.now()
         res: ClassifyResult = await run_model_step(
             self.rec,
@@ -182,7 +183,6 @@ class TriageWorkflow:
         self.rec.add_model_call(
             "classify", started, res.call, confidence=c.confidence, reasoning=c.reasoning
         )
-        publish(Stage.CLASSIFY, category=c.category)
         return c
 
     async def draft_with_qa(
@@ -190,6 +190,7 @@ class TriageWorkflow:
     ) -> tuple[Draft, QaReport]:
         """Draft, check, and regenerate with the QA findings at most N times."""
         feedback: list[str] = []
+        publish(Stage.DRAFT, category=c.category)
         for attempt in range(1, cfg.max_qa_regenerations + 2):
             self.set_stage(Stage.DRAFT)
             started = workflow.now()
@@ -317,8 +318,9 @@ class TriageWorkflow:
         return result
 
     def set_stage(self, stage: Stage) -> None:
+        """The stage the status query shows. Search attributes are upserted only where the
+        run is about to wait (one history event each), not at every in-task step."""
         self.stage = stage
-        publish(stage)
 
     # --- handlers --------------------------------------------------------------------
 
@@ -332,7 +334,11 @@ class TriageWorkflow:
             workflow_id=workflow.info().workflow_id,
             ticket_id=self.ticket_id,
             stage=self.stage,
-            route=self.result.route if self.result else self.verdict.queue if self.verdict else None,
+            route=self.result.route
+            if self.result
+            else self.verdict.queue
+            if self.verdict
+            else None,
             needs_review=self.review.pending,
             review_reasons=self.review_reasons,
             ticket=self.ticket,
