@@ -24,7 +24,6 @@ from activities.providers.base import (
     Message,
     ModelProvider,
     ModelRequest,
-    ModelResponse,
 )
 from contracts import (
     Classification,
@@ -137,17 +136,41 @@ class TriageModelActivities:
         for model in (classify_model, draft_model):
             prices.cost(model, Usage())  # fail at worker start, not on the first ticket
 
-    async def _call(self, request: ModelRequest) -> ModelResponse:
+    async def _complete(
+        self,
+        *,
+        task: str,
+        model: str,
+        prompt: Prompt,
+        schema: type[T],
+        variables: dict,
+        rendered: dict,
+        max_output_tokens: int,
+        request_key: str,
+    ) -> tuple[T, ModelCall]:
+        """One provider call: render, call, parse, price. Errors leave as ApplicationError."""
+        attempt = activity.info().attempt
+        request = ModelRequest(
+            task=task,
+            model=model,
+            prompt_id=prompt.id,
+            prompt_version=prompt.version,
+            messages=prompt.render(**rendered),
+            variables=variables,
+            max_output_tokens=max_output_tokens,
+            json_output=True,
+            attempt=attempt,
+            request_key=request_key,
+        )
         try:
-            return await self.provider.complete(request)
+            response = await self.provider.complete(request)
+            parsed = parse_json_output(response.text, schema)
         except ModelError as err:
             activity.logger.warning(
-                "model.call.failed", extra={"error": type(err).__name__, "model": request.model}
+                "model.call.failed", extra={"error": type(err).__name__, "model": model}
             )
             raise to_application_error(err) from err
-
-    def _model_call(self, prompt: Prompt, response: ModelResponse) -> ModelCall:
-        return ModelCall(
+        call = ModelCall(
             provider=response.provider,
             model=response.model,
             prompt_id=prompt.id,
@@ -155,8 +178,9 @@ class TriageModelActivities:
             usage=response.usage,
             cost_usd=self.prices.cost(response.model, response.usage),
             latency_ms=response.latency_ms,
-            attempt=activity.info().attempt,
+            attempt=attempt,
         )
+        return parsed, call
 
     @activity.defn(name="classify_ticket")
     async def classify_ticket(self, inp: ClassifyInput) -> ClassifyResult:
@@ -168,27 +192,17 @@ class TriageModelActivities:
             "customer_tier": t.customer_tier,
             "channel": t.channel,
         }
-        prompt = self.classify_prompt
-        request = ModelRequest(
+        classification, call = await self._complete(
             task=CLASSIFY_TASK,
             model=self.classify_model,
-            prompt_id=prompt.id,
-            prompt_version=prompt.version,
-            messages=prompt.render(**{**variables, "language_hint": t.language or "none"}),
+            prompt=self.classify_prompt,
+            schema=Classification,
             variables=variables,
+            rendered={**variables, "language_hint": t.language or "none"},
             max_output_tokens=200,
-            json_output=True,
-            attempt=activity.info().attempt,
             request_key=f"{inp.workflow_id}:classify",
         )
-        response = await self._call(request)
-        try:
-            classification = parse_json_output(response.text, Classification)
-        except MalformedOutput as err:
-            raise to_application_error(err) from err
-        return ClassifyResult(
-            classification=classification, call=self._model_call(prompt, response)
-        )
+        return ClassifyResult(classification=classification, call=call)
 
     @activity.defn(name="draft_reply")
     async def draft_reply(self, inp: DraftInput) -> DraftResult:
@@ -204,27 +218,18 @@ class TriageModelActivities:
             "qa_feedback": inp.qa_feedback,
             "attempt": inp.attempt,
         }
-        prompt = self.draft_prompt
-        rendered = {
-            **variables,
-            "customer_name": t.customer_name or "unknown",
-            "qa_feedback": "\n".join(f"- {line}" for line in inp.qa_feedback) or "(none)",
-        }
-        request = ModelRequest(
+        draft, call = await self._complete(
             task=DRAFT_TASK,
             model=self.draft_model,
-            prompt_id=prompt.id,
-            prompt_version=prompt.version,
-            messages=prompt.render(**rendered),
+            prompt=self.draft_prompt,
+            schema=Draft,
             variables=variables,
+            rendered={
+                **variables,
+                "customer_name": t.customer_name or "unknown",
+                "qa_feedback": "\n".join(f"- {line}" for line in inp.qa_feedback) or "(none)",
+            },
             max_output_tokens=600,
-            json_output=True,
-            attempt=activity.info().attempt,
             request_key=f"{inp.workflow_id}:draft:{inp.attempt}",
         )
-        response = await self._call(request)
-        try:
-            draft = parse_json_output(response.text, Draft)
-        except MalformedOutput as err:
-            raise to_application_error(err) from err
-        return DraftResult(draft=draft, call=self._model_call(prompt, response))
+        return DraftResult(draft=draft, call=call)

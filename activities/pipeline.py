@@ -14,6 +14,7 @@ from temporalio import activity
 
 from activities.store import Store
 from contracts import ConfigInput, PersistRunInput, RuleSet, RunConfig
+from workflows.rules import check_rules
 
 
 @dataclass(frozen=True)
@@ -29,9 +30,13 @@ class RunPolicy:
 
 
 def load_rules(path: Path) -> RuleSet:
-    """The rule set in `path`, its version suffixed with the content hash it was read at."""
+    """The rule set in `path`, its version suffixed with the content hash it was read at.
+    Raises ValueError when the file is not a valid rule set."""
     raw = path.read_bytes()
     rules = RuleSet.model_validate_json(raw)
+    problems = check_rules(rules)
+    if problems:
+        raise ValueError(f"{path}: " + "; ".join(problems))
     rules.version = f"{rules.version}+{hashlib.sha256(raw).hexdigest()[:8]}"
     return rules
 
@@ -40,14 +45,22 @@ class PipelineActivities:
     def __init__(self, store: Store, policy: RunPolicy) -> None:
         self.store = store
         self.policy = policy
-        load_rules(policy.rules_path)  # a broken rule file stops the worker at start
+        # A broken rule file stops the worker at start; one broken later (a bad edit on a
+        # running worker) leaves new runs on the last good rule set instead of failing them.
+        self.last_good_rules = load_rules(policy.rules_path)
 
     @activity.defn(name="resolve_run_config")
     def resolve_run_config(self, inp: ConfigInput) -> RunConfig:
         """Read the rule set and policy once; the workflow pins the result for the run."""
         p = self.policy
+        try:
+            self.last_good_rules = load_rules(p.rules_path)
+        except (OSError, ValueError) as err:
+            activity.logger.error(
+                "rules.reload_failed; keeping %s: %s", self.last_good_rules.version, err
+            )
         return RunConfig(
-            rules=load_rules(p.rules_path),
+            rules=self.last_good_rules,
             auto_resolve_confidence=p.auto_resolve_confidence,
             max_qa_regenerations=p.max_qa_regenerations,
             review_sla_seconds=p.review_sla_seconds,

@@ -1,0 +1,58 @@
+"""The run-config activity: rule files are validated, versioned by content, and a bad edit
+on a running worker keeps the last good rule set."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from temporalio.testing import ActivityEnvironment
+
+from activities.pipeline import PipelineActivities, RunPolicy, load_rules
+from activities.store import Store
+from contracts import ConfigInput
+
+RULES = Path(__file__).resolve().parents[1] / "data" / "rules" / "triage-v1.json"
+
+
+def policy(path: Path) -> RunPolicy:
+    return RunPolicy(
+        rules_path=path,
+        auto_resolve_confidence=0.6,
+        max_qa_regenerations=2,
+        review_sla_seconds=60.0,
+        max_body_chars=100,
+        model_queue="m",
+    )
+
+
+def test_version_carries_the_content_hash(tmp_path):
+    import hashlib
+
+    digest = hashlib.sha256(RULES.read_bytes()).hexdigest()[:8]
+    assert load_rules(RULES).version == f"triage-v1+{digest}"
+
+
+def test_invalid_rule_file_is_refused(tmp_path):
+    bad = tmp_path / "rules.json"
+    data = json.loads(RULES.read_text())
+    data["rules"][0]["when"]["any_patterns"] = ["(unclosed"]
+    bad.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="invalid pattern"):
+        load_rules(bad)
+
+
+def test_bad_edit_on_a_running_worker_keeps_last_good_rules(tmp_path):
+    path = tmp_path / "rules.json"
+    shutil.copy(RULES, path)
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    acts = PipelineActivities(store, policy(path))
+    env = ActivityEnvironment()
+    good = env.run(acts.resolve_run_config, ConfigInput(workflow_id="w"))
+    path.write_text("{not json")
+    after = env.run(acts.resolve_run_config, ConfigInput(workflow_id="w"))
+    assert after.rules == good.rules
+    assert (after.max_body_chars, after.model_queue) == (100, "m")
+    store.close()
