@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -27,6 +28,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -35,7 +37,7 @@ from activities.pipeline import PipelineActivities, RunPolicy
 from activities.providers.offline import OfflineConfig, OfflineProvider
 from activities.store import Store
 from settings import Settings
-from workflows.search_attributes import ALL_KEYS
+from workflows.search_attributes import ALL_KEYS, SEARCH_ATTRIBUTE_TYPES
 from workflows.triage import TriageWorkflow
 
 WORKFLOWS = [TriageWorkflow]
@@ -89,9 +91,10 @@ def configured_address() -> str | None:
 async def connect(settings: Settings | None = None, target_host: str | None = None) -> Client:
     """A client from Temporal's env config (TEMPORAL_* variables, TOML profiles);
     `target_host` overrides the address (the embedded dev server)."""
-    config = ClientConfig.load_client_connect_config()
-    if target_host:
-        config["target_host"] = target_host
+    # The embedded server takes nothing from a developer's own profile (TLS, API key).
+    config = (
+        {"target_host": target_host} if target_host else ClientConfig.load_client_connect_config()
+    )
     config.setdefault("target_host", DEFAULT_ADDRESS)
     return await Client.connect(**config, data_converter=pydantic_data_converter)
 
@@ -120,7 +123,7 @@ async def ensure_search_attributes(
     if not register:
         howto = "; ".join(
             f"temporal operator search-attribute create --namespace {ns} --name {k.name} "
-            f"--type {k.indexed_value_type.name.title()}"
+            f"--type {SEARCH_ATTRIBUTE_TYPES[k.indexed_value_type.name]}"
             for k in keys
             if k.name in missing
         )
@@ -258,9 +261,11 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         asyncio.run(_run())
-    except RuntimeError as err:  # cannot connect, search attributes missing
+    except (RuntimeError, RPCError) as err:  # cannot connect, unknown namespace, attributes
         log.error("worker.failed", error=str(err))
         return 1
+    finally:
+        gc.collect()  # free the client before interpreter shutdown (temporalio exit abort)
     return 0
 
 

@@ -11,6 +11,8 @@ import asyncio
 import signal
 import sys
 
+from temporalio.service import RPCError
+
 from settings import Settings
 from starter import devserver
 from worker import configure_logging, connect, run_workers
@@ -59,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings)
     try:
         asyncio.run(_run(settings))
-    except devserver.DevServerError as err:
+    except (devserver.DevServerError, RuntimeError, RPCError) as err:
         print(f"aiflow dev: {err}", file=sys.stderr)
         return 1
     return 0

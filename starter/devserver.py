@@ -16,9 +16,7 @@ import time
 from pathlib import Path
 
 from settings import Settings
-from workflows.search_attributes import ALL_KEYS
-
-_TYPE_FLAG = {"KEYWORD": "Keyword", "BOOL": "Bool", "DOUBLE": "Double"}
+from workflows.search_attributes import ALL_KEYS, SEARCH_ATTRIBUTE_TYPES
 
 
 class DevServerError(RuntimeError):
@@ -71,7 +69,10 @@ def command(settings: Settings) -> list[str]:
         "warn",
     ]
     for key in ALL_KEYS:
-        cmd += ["--search-attribute", f"{key.name}={_TYPE_FLAG[key.indexed_value_type.name]}"]
+        cmd += [
+            "--search-attribute",
+            f"{key.name}={SEARCH_ATTRIBUTE_TYPES[key.indexed_value_type.name]}",
+        ]
     return cmd
 
 

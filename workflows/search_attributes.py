@@ -12,3 +12,14 @@ NEEDS_REVIEW = SearchAttributeKey.for_bool("AiflowNeedsReview")
 COST_USD = SearchAttributeKey.for_float("AiflowCostUsd")
 
 ALL_KEYS = [STAGE, OUTCOME, CATEGORY, ROUTE, NEEDS_REVIEW, COST_USD]
+
+# The type names the Temporal CLI takes (`--search-attribute Name=Type`, `--type Type`).
+SEARCH_ATTRIBUTE_TYPES = {
+    "TEXT": "Text",
+    "KEYWORD": "Keyword",
+    "INT": "Int",
+    "DOUBLE": "Double",
+    "BOOL": "Bool",
+    "DATETIME": "Datetime",
+    "KEYWORD_LIST": "KeywordList",
+}
