@@ -82,19 +82,23 @@ def pg_url() -> str:
     admin.close()
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def make_settings(tmp_path: Path, **overrides) -> Settings:
     """Settings for one test: its own task queues, state folder and SQLite store."""
     tag = uuid.uuid4().hex[:8]
-    return Settings(
-        _env_file=None,
-        state_dir=tmp_path / "var",
-        database_url=f"sqlite:///{tmp_path / 'aiflow.db'}",
-        orchestration_queue=f"orch-{tag}",
-        model_queue=f"models-{tag}",
-        search_attributes="verify",
-        shutdown_grace_seconds=5,
-    )
+    values = {
+        "state_dir": tmp_path / "var",
+        "database_url": f"sqlite:///{tmp_path / 'aiflow.db'}",
+        "orchestration_queue": f"orch-{tag}",
+        "model_queue": f"models-{tag}",
+        "search_attributes": "verify",
+        "shutdown_grace_seconds": 5,
+    }
+    return Settings(_env_file=None, **(values | overrides))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
 
 
 @asynccontextmanager

@@ -31,25 +31,12 @@ from activities.store import Store
 from contracts import Outcome, RunState, Stage
 from settings import Settings
 from starter.submit import submit, wait_settled, workflow_id_for
-from tests.conftest import ROOT, _binary
-from workflows.search_attributes import ALL_KEYS
+from tests.conftest import ROOT, _binary, make_settings
+from tests.test_triage_workflow import ticket
+from workflows.search_attributes import ALL_KEYS, SEARCH_ATTRIBUTE_TYPES
 
 GRACE_SECONDS = 5
 COMMANDS = ["demo", "dev", "worker", "submit", "status", "review"]
-CLI_TYPE = {"KEYWORD": "Keyword", "BOOL": "Bool", "DOUBLE": "Double"}  # temporal CLI names
-BILLING = {
-    "subject": "Charged twice for my subscription",
-    "body": "Hello, I was charged twice for my Pro subscription this month (invoice INV-2291). "
-    "Please refund the duplicate charge to my card.",
-    "customer_email": "maria@example.com",
-    "customer_name": "Maria",
-    "channel": "email",
-    "customer_tier": "pro",
-}
-
-
-def ticket(**overrides) -> dict:
-    return {"ticket_id": f"T-{uuid.uuid4().hex[:8]}", **BILLING, **overrides}
 
 
 def base_env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -84,16 +71,7 @@ def worker_env(tmp_path: Path, settings: Settings, address: str, **extra: str) -
 
 
 def process_settings(tmp_path: Path) -> Settings:
-    tag = uuid.uuid4().hex[:8]
-    return Settings(
-        _env_file=None,
-        state_dir=tmp_path / "var",
-        database_url=f"sqlite:///{tmp_path / 'a.db'}",
-        orchestration_queue=f"orch-{tag}",
-        model_queue=f"models-{tag}",
-        search_attributes="verify",
-        shutdown_grace_seconds=GRACE_SECONDS,
-    )
+    return make_settings(tmp_path, shutdown_grace_seconds=GRACE_SECONDS)
 
 
 def aiflow_bin() -> str:
@@ -343,7 +321,7 @@ async def test_worker_verify_refuses_a_namespace_without_attributes(env, tmp_pat
         assert f"namespace {ns!r} lacks search attributes {names}" in error
         commands = [
             f"temporal operator search-attribute create --namespace {ns} --name {k.name} "
-            f"--type {CLI_TYPE[k.indexed_value_type.name]}"
+            f"--type {SEARCH_ATTRIBUTE_TYPES[k.indexed_value_type.name]}"
             for k in ALL_KEYS
         ]
         assert error.split("; create them: ", 1)[1].split("; ") == commands
