@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from contracts import MODEL_QUEUE, ORCHESTRATION_QUEUE
@@ -42,7 +42,6 @@ class Settings(BaseSettings):
     # --- task queues and worker limits
     orchestration_queue: str = ORCHESTRATION_QUEUE
     model_queue: str = MODEL_QUEUE
-    model_activities_per_second: float | None = None  # server-enforced, across all workers
     max_concurrent_model_activities: int = 200
     max_concurrent_local_activities: int = 50
     shutdown_grace_seconds: float = 30.0
@@ -57,10 +56,25 @@ class Settings(BaseSettings):
     review_sla_seconds: float = Field(24 * 3600.0, gt=0)
     max_body_chars: int = Field(20_000, gt=0)  # longer bodies are stored, not sent, and rejected
 
-    # --- models
-    model_provider: Literal["offline"] = "offline"
-    classify_model: str = "offline-knn-v1"
-    draft_model: str = "offline-template-v1"
+    # --- models: aliases of the catalogue (data/models.toml), one per model step
+    catalog_file: Path | None = None  # default: data_dir/models.toml
+    classify_model: str = "offline-classify"
+    draft_model: str = "offline-draft"
+    # Pin prompt versions ({"triage.draft": "v1"}); unset ids use the newest version.
+    prompt_versions: dict[str, str] = Field(default_factory=dict)
+    run_budget_usd: float | None = Field(0.05, gt=0)  # no run may cost more
+    provider_timeout_seconds: float = Field(45.0, gt=0)  # below the activity's 60 s
+    # Server-enforced calls/s per provider queue across all workers, e.g. {"openai": 50}
+    provider_rate_limits: dict[str, float] = Field(default_factory=dict)
+
+    # --- providers: the vendors' standard variables; a provider is on when configured
+    openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")
+    openai_api: Literal["chat", "responses"] = "chat"
+    anthropic_api_key: SecretStr | None = Field(None, validation_alias="ANTHROPIC_API_KEY")
+    anthropic_base_url: str | None = Field(None, validation_alias="ANTHROPIC_BASE_URL")
+    local_base_url: str | None = None  # any OpenAI-compatible server: vLLM, Ollama, LiteLLM
+    local_api_key: SecretStr | None = None
 
     # --- the offline provider's simulation knobs (benchmarks and chaos tests use them)
     offline_latency_ms: float = Field(0.0, ge=0)
@@ -88,6 +102,24 @@ class Settings(BaseSettings):
     @property
     def store_url(self) -> str:
         return self.database_url or f"sqlite:///{self.state_dir / 'aiflow.db'}"
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.catalog_file or self.data_dir / "models.toml"
+
+    @property
+    def enabled_providers(self) -> list[str]:
+        """offline always; the others once their key or base URL is set."""
+        on = {
+            "offline": True,
+            "openai": bool(self.openai_api_key or self.openai_base_url),
+            "anthropic": bool(self.anthropic_api_key or self.anthropic_base_url),
+            "local": bool(self.local_base_url),
+        }
+        return [name for name, enabled in on.items() if enabled]
+
+    def provider_queue(self, provider: str) -> str:
+        return f"{self.model_queue}-{provider}"
 
     @property
     def rules_path(self) -> Path:

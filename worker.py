@@ -32,9 +32,14 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities.models import PriceBook, TriageModelActivities
+from activities.catalog import Catalog
+from activities.gateway import ModelGateway
 from activities.pipeline import PipelineActivities, RunPolicy
+from activities.prompts import PromptLibrary
+from activities.providers.anthropic_provider import AnthropicProvider, build_anthropic_client
+from activities.providers.base import ModelProvider
 from activities.providers.offline import OfflineConfig, OfflineProvider
+from activities.providers.openai_provider import OpenAIProvider, build_openai_client
 from activities.store import Store
 from settings import Settings
 from workflows.search_attributes import ALL_KEYS, SEARCH_ATTRIBUTE_TYPES
@@ -136,16 +141,53 @@ async def ensure_search_attributes(
     log.info("search_attributes.registered", names=sorted(missing))
 
 
-def build_provider(settings: Settings) -> OfflineProvider:
-    return OfflineProvider(
-        OfflineConfig(
-            latency_ms=settings.offline_latency_ms,
-            latency_jitter_ms=settings.offline_latency_jitter_ms,
-            fault_rate=settings.offline_fault_rate,
-            fault_kinds=settings.offline_fault_kinds,
-            fault_max_attempt=settings.offline_fault_max_attempt,
-            data_dir=settings.data_dir / "offline",
-        )
+def build_providers(settings: Settings) -> dict[str, ModelProvider]:
+    """One provider (and one SDK client, max_retries=0) per enabled provider, per process."""
+    timeout = settings.provider_timeout_seconds
+    secret = lambda v: v.get_secret_value() if v else None  # noqa: E731
+    builders = {
+        "offline": lambda: OfflineProvider(
+            OfflineConfig(
+                latency_ms=settings.offline_latency_ms,
+                latency_jitter_ms=settings.offline_latency_jitter_ms,
+                fault_rate=settings.offline_fault_rate,
+                fault_kinds=settings.offline_fault_kinds,
+                fault_max_attempt=settings.offline_fault_max_attempt,
+                data_dir=settings.data_dir / "offline",
+            )
+        ),
+        "openai": lambda: OpenAIProvider(
+            build_openai_client(secret(settings.openai_api_key), settings.openai_base_url, timeout),
+            api=settings.openai_api,
+        ),
+        "anthropic": lambda: AnthropicProvider(
+            build_anthropic_client(
+                secret(settings.anthropic_api_key), settings.anthropic_base_url, timeout
+            )
+        ),
+        "local": lambda: OpenAIProvider(
+            build_openai_client(
+                secret(settings.local_api_key) or "none", settings.local_base_url, timeout
+            ),
+            name="local",
+        ),
+    }
+    return {name: builders[name]() for name in settings.enabled_providers}
+
+
+def run_policy(settings: Settings, catalog: Catalog, prompts: PromptLibrary) -> RunPolicy:
+    return RunPolicy(
+        rules_path=settings.rules_path,
+        auto_resolve_confidence=settings.auto_resolve_confidence,
+        max_qa_regenerations=settings.max_qa_regenerations,
+        review_sla_seconds=settings.review_sla_seconds,
+        max_body_chars=settings.max_body_chars,
+        catalog=catalog,
+        prompts=prompts,
+        step_models={"classify": settings.classify_model, "draft": settings.draft_model},
+        provider_queues={p: settings.provider_queue(p) for p in settings.enabled_providers},
+        prompt_versions=settings.prompt_versions,
+        run_budget_usd=settings.run_budget_usd,
     )
 
 
@@ -156,22 +198,15 @@ def build_workers(
     executor: ThreadPoolExecutor,
     queues: set[str] | None = None,
 ) -> list[Worker]:
-    """One Worker for orchestration (workflows + local activities), one for model calls."""
+    """One Worker for orchestration (workflows + local activities), and one per enabled
+    provider's model queue, so each provider's rate limit is enforced by the server."""
     queues = queues or {"orchestration", "models"}
     grace = timedelta(seconds=settings.shutdown_grace_seconds)
+    catalog = Catalog.load(settings.catalog_path)
+    prompts = PromptLibrary(settings.data_dir / "prompts")
     workers = []
     if "orchestration" in queues:
-        pipeline = PipelineActivities(
-            store,
-            RunPolicy(
-                rules_path=settings.rules_path,
-                auto_resolve_confidence=settings.auto_resolve_confidence,
-                max_qa_regenerations=settings.max_qa_regenerations,
-                review_sla_seconds=settings.review_sla_seconds,
-                max_body_chars=settings.max_body_chars,
-                model_queue=settings.model_queue,
-            ),
-        )
+        pipeline = PipelineActivities(store, run_policy(settings, catalog, prompts))
         workers.append(
             Worker(
                 client,
@@ -185,23 +220,20 @@ def build_workers(
             )
         )
     if "models" in queues:
-        models = TriageModelActivities(
-            build_provider(settings),
-            PriceBook(settings.data_dir / "models.json"),
-            settings.data_dir / "prompts",
-            settings.classify_model,
-            settings.draft_model,
-        )
-        workers.append(
-            Worker(
-                client,
-                task_queue=settings.model_queue,
-                activities=[models.classify_ticket, models.draft_reply],
-                max_concurrent_activities=settings.max_concurrent_model_activities,
-                max_task_queue_activities_per_second=settings.model_activities_per_second,
-                graceful_shutdown_timeout=grace,
+        gateway = ModelGateway(build_providers(settings), catalog, prompts, store)
+        for provider in gateway.providers:
+            workers.append(
+                Worker(
+                    client,
+                    task_queue=settings.provider_queue(provider),
+                    activities=[gateway.model_call],
+                    max_concurrent_activities=settings.max_concurrent_model_activities,
+                    max_task_queue_activities_per_second=settings.provider_rate_limits.get(
+                        provider
+                    ),
+                    graceful_shutdown_timeout=grace,
+                )
             )
-        )
     return workers
 
 

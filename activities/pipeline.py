@@ -7,13 +7,15 @@ activities (no extra round trip through the server; see design.md).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from temporalio import activity
 
+from activities.catalog import Catalog
+from activities.prompts import PromptLibrary
 from activities.store import Store
-from contracts import ConfigInput, PersistRunInput, RuleSet, RunConfig
+from contracts import ConfigInput, ModelTarget, PersistRunInput, PromptRef, RuleSet, RunConfig
 from workflows.rules import check_rules
 
 
@@ -26,7 +28,46 @@ class RunPolicy:
     max_qa_regenerations: int
     review_sla_seconds: float
     max_body_chars: int
-    model_queue: str
+    catalog: Catalog
+    prompts: PromptLibrary
+    step_models: dict[str, str]  # model step -> catalogue alias
+    provider_queues: dict[str, str]  # enabled provider -> its task queue
+    prompt_versions: dict[str, str] = field(default_factory=dict)  # pins; else newest
+    run_budget_usd: float | None = None
+
+
+def model_chain(policy: RunPolicy, alias: str) -> list[ModelTarget]:
+    """The alias's fallback chain, limited to the providers this deployment enables."""
+    chain = [
+        ModelTarget(
+            alias=alias,
+            provider=t.provider,
+            model=t.model,
+            queue=policy.provider_queues[t.provider],
+            context_window=t.context_window,
+            max_output_tokens=t.max_output_tokens,
+            input_per_mtok=float(policy.catalog.worst_case_usd(t, 1_000_000, 0)),
+            output_per_mtok=float(policy.catalog.worst_case_usd(t, 0, 1_000_000)),
+        )
+        for t in policy.catalog.chain(alias)
+        if t.provider in policy.provider_queues
+    ]
+    if not chain:
+        raise ValueError(f"model alias {alias!r}: no model of an enabled provider")
+    return chain
+
+
+def pinned_prompts(policy: RunPolicy) -> dict[str, PromptRef]:
+    refs = {}
+    for prompt_id in policy.prompts.ids():
+        version = policy.prompt_versions.get(prompt_id)
+        prompt = (
+            policy.prompts.get(PromptRef(id=prompt_id, version=version, sha256=""))
+            if version
+            else policy.prompts.latest(prompt_id)
+        )
+        refs[prompt_id] = prompt.ref
+    return refs
 
 
 def load_rules(path: Path) -> RuleSet:
@@ -48,6 +89,9 @@ class PipelineActivities:
         # A broken rule file stops the worker at start; one broken later (a bad edit on a
         # running worker) leaves new runs on the last good rule set instead of failing them.
         self.last_good_rules = load_rules(policy.rules_path)
+        # Chains and prompt pins are checked at start too, so a bad alias or pin fails here.
+        self.models = {step: model_chain(policy, a) for step, a in policy.step_models.items()}
+        self.prompt_refs = pinned_prompts(policy)
 
     @activity.defn(name="resolve_run_config")
     def resolve_run_config(self, inp: ConfigInput) -> RunConfig:
@@ -65,7 +109,10 @@ class PipelineActivities:
             max_qa_regenerations=p.max_qa_regenerations,
             review_sla_seconds=p.review_sla_seconds,
             max_body_chars=p.max_body_chars,
-            model_queue=p.model_queue,
+            prompts=self.prompt_refs,
+            models=self.models,
+            catalog_version=p.catalog.version,
+            run_budget_usd=p.run_budget_usd,
         )
 
     @activity.defn(name="persist_run")

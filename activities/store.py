@@ -18,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
+from activities.providers.base import ModelResponse
 from contracts import PersistRunInput, StepRecord, TriageResult
 
 
@@ -83,6 +84,18 @@ class BlobRow(SQLModel, table=True):
     created_at: datetime = Field(default_factory=_now)
 
 
+class ResponseRow(SQLModel, table=True):
+    """Provider answers by (workflow, step, request hash): the double-pay guard."""
+
+    __tablename__ = "model_responses"
+
+    workflow_id: str = Field(primary_key=True, max_length=128)
+    step: str = Field(primary_key=True, max_length=64)
+    request_hash: str = Field(primary_key=True, max_length=64)
+    response: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=_now)
+
+
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -116,11 +129,14 @@ class Store:
 
     # --- writes -------------------------------------------------------------------
 
+    def _insert(self, table: type[SQLModel]):
+        """INSERT with the dialect's ON CONFLICT support (SQLite and PostgreSQL)."""
+        return (pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert)(table)
+
     def _upsert(self, session: Session, table: type[SQLModel], rows: list[dict], keys: list[str]):
         if not rows:
             return
-        insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
-        stmt = insert(table).values(rows)
+        stmt = self._insert(table).values(rows)
         updates = {c: stmt.excluded[c] for c in rows[0] if c not in keys and c != "created_at"}
         session.exec(stmt.on_conflict_do_update(index_elements=keys, set_=updates))
 
@@ -163,13 +179,33 @@ class Store:
     def put_blob(self, content: str) -> str:
         ref = "sha256:" + hashlib.sha256(content.encode("utf-8")).hexdigest()
         with Session(self.engine) as session:
-            insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
-            stmt = insert(BlobRow).values(ref=ref, chars=len(content), content=content)
+            stmt = self._insert(BlobRow).values(ref=ref, chars=len(content), content=content)
             session.exec(stmt.on_conflict_do_nothing(index_elements=["ref"]))
             session.commit()
         return ref
 
+    def put_response(
+        self, workflow_id: str, step: str, request_hash: str, response: ModelResponse
+    ) -> None:
+        with Session(self.engine) as session:
+            stmt = self._insert(ResponseRow).values(
+                workflow_id=workflow_id,
+                step=step,
+                request_hash=request_hash,
+                response=response.model_dump(mode="json"),
+                created_at=_now(),
+            )
+            session.exec(
+                stmt.on_conflict_do_nothing(index_elements=["workflow_id", "step", "request_hash"])
+            )
+            session.commit()
+
     # --- reads --------------------------------------------------------------------
+
+    def get_response(self, workflow_id: str, step: str, request_hash: str) -> ModelResponse | None:
+        with Session(self.engine) as session:
+            row = session.get(ResponseRow, (workflow_id, step, request_hash))
+            return ModelResponse.model_validate(row.response) if row else None
 
     def get_blob(self, ref: str) -> str | None:
         with Session(self.engine) as session:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 # --- names shared by workflows, worker, starters and tests -----------------------------
 
 ORCHESTRATION_QUEUE = "aiflow-orchestration"
-MODEL_QUEUE = "aiflow-models"
+MODEL_QUEUE = "aiflow-models"  # + "-<provider>": one task queue per provider
 
 
 class Wire(BaseModel):
@@ -151,8 +151,29 @@ class Usage(Wire):
     estimated: bool = False  # true when counted by aiflow, not reported by the provider
 
 
+class PromptRef(Wire):
+    """A prompt pinned for a run: the activity refuses a file whose hash changed."""
+
+    id: str
+    version: str
+    sha256: str
+
+
+class ModelTarget(Wire):
+    """One concrete model of an alias's fallback chain, resolved when a run starts."""
+
+    alias: str
+    provider: str
+    model: str
+    queue: str  # the provider's model task queue
+    context_window: int
+    max_output_tokens: int
+    input_per_mtok: float  # for the workflow's worst-case budget reservation
+    output_per_mtok: float
+
+
 class ModelCall(Wire):
-    """What every model activity reports about the call it made."""
+    """What every model activity reports about the call(s) it made."""
 
     provider: str
     model: str
@@ -162,11 +183,28 @@ class ModelCall(Wire):
     cost_usd: float
     latency_ms: float
     attempt: int
+    alias: str | None = None
+    price_version: str | None = None
+    cost_estimated: bool = False  # simulated price or estimated usage
+    repairs: list[str] = Field(default_factory=list)  # deterministic fixes applied to output
+    reasks: int = 0  # extra calls made to fix an output that did not validate
+    reused: bool = False  # answer recorded by an earlier attempt: not paid again
 
 
-class ClassifyInput(Wire):
+class ModelStepInput(Wire):
+    """One structured model call through the gateway."""
+
     workflow_id: str
-    ticket: NormalizedTicket
+    step: str  # e.g. classify, draft#2: with the request hash, the key of the response log
+    prompt: PromptRef
+    target: ModelTarget
+    variables: dict[str, Any]
+    max_output_tokens: int
+
+
+class ModelStepResult(Wire):
+    output: dict[str, Any]  # validated against the prompt's output schema
+    call: ModelCall
 
 
 class Classification(Wire):
@@ -177,27 +215,9 @@ class Classification(Wire):
     reasoning: str
 
 
-class ClassifyResult(Wire):
-    classification: Classification
-    call: ModelCall
-
-
-class DraftInput(Wire):
-    workflow_id: str
-    ticket: NormalizedTicket
-    classification: Classification
-    attempt: int = 1  # 1 = first draft, 2.. = regenerations
-    qa_feedback: list[str] = Field(default_factory=list)
-
-
 class Draft(Wire):
     reply: str
     reasoning: str
-
-
-class DraftResult(Wire):
-    draft: Draft
-    call: ModelCall
 
 
 # --- QA -------------------------------------------------------------------------------
@@ -258,11 +278,14 @@ class RunConfig(Wire):
     """Resolved once per run by a local activity, so every replay sees the same values."""
 
     rules: RuleSet
+    prompts: dict[str, PromptRef] = Field(default_factory=dict)  # by prompt id
+    models: dict[str, list[ModelTarget]] = Field(default_factory=dict)  # by step: the chain
+    catalog_version: str | None = None
+    run_budget_usd: float | None = None
     auto_resolve_confidence: float
     max_qa_regenerations: int
     review_sla_seconds: float
     max_body_chars: int
-    model_queue: str = MODEL_QUEUE
 
 
 class TriageInput(Wire):
@@ -300,6 +323,7 @@ class RunState(Wire):
     classification: Classification | None = None
     draft: Draft | None = None
     qa: QaReport | None = None
+    partial_output: str | None = None  # a model answer that never validated, for the reviewer
     steps: list[StepRecord] = Field(default_factory=list)
     cost_usd: float = 0.0
     result: TriageResult | None = None

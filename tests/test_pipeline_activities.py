@@ -5,27 +5,28 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from temporalio.testing import ActivityEnvironment
 
+from activities.catalog import Catalog
 from activities.pipeline import PipelineActivities, RunPolicy, load_rules
+from activities.prompts import PromptLibrary
 from activities.store import Store
 from contracts import ConfigInput
+from settings import Settings
+from worker import run_policy
 
 RULES = Path(__file__).resolve().parents[1] / "data" / "rules" / "triage-v1.json"
 
 
 def policy(path: Path) -> RunPolicy:
-    return RunPolicy(
-        rules_path=path,
-        auto_resolve_confidence=0.6,
-        max_qa_regenerations=2,
-        review_sla_seconds=60.0,
-        max_body_chars=100,
-        model_queue="m",
-    )
+    settings = Settings(_env_file=None, max_body_chars=100, model_queue="m")
+    catalog = Catalog.load(settings.catalog_path)
+    prompts = PromptLibrary(settings.data_dir / "prompts")
+    return replace(run_policy(settings, catalog, prompts), rules_path=path)
 
 
 def test_version_carries_the_content_hash(tmp_path):
@@ -54,5 +55,10 @@ def test_bad_edit_on_a_running_worker_keeps_last_good_rules(tmp_path):
     path.write_text("{not json")
     after = env.run(acts.resolve_run_config, ConfigInput(workflow_id="w"))
     assert after.rules == good.rules
-    assert (after.max_body_chars, after.model_queue) == (100, "m")
+    assert after.max_body_chars == 100
+    assert [(t.alias, t.provider, t.model, t.queue) for t in after.models["classify"]] == [
+        ("offline-classify", "offline", "offline-knn-v1", "m-offline")
+    ]
+    assert sorted(after.prompts) == ["triage.classify", "triage.draft"]
+    assert after.prompts["triage.draft"].version == "v1"
     store.close()

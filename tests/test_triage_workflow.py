@@ -136,7 +136,9 @@ async def test_non_retryable_model_error_ends_run_with_failed_outcome(env, setti
         result = await handle.result()
     assert result.outcome == Outcome.FAILED
     assert result.reasons == ["model_error:classify"]
-    assert result.error.startswith("classify: BadRequest: ")
+    assert result.error == (
+        "classify: offline/offline-knn-v1: BadRequest: offline provider: injected bad request"
+    )
     assert steps_of(result)[-2:] == [("classify", "error"), ("finalize", "failed")]
     failures = [
         e

@@ -6,17 +6,21 @@ instead of copying them. All of it is deterministic workflow code.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 from contracts import (
     ModelCall,
+    ModelStepInput,
+    ModelStepResult,
+    ModelTarget,
     PersistRunInput,
+    PromptRef,
     ReviewAction,
     ReviewDecision,
     Stage,
@@ -28,9 +32,10 @@ from workflows import search_attributes as sa
 from workflows.policies import MODEL_ACTIVITY, STORE_LOCAL_ACTIVITY
 
 with workflow.unsafe.imports_passed_through():
+    from activities.gateway import ModelGateway
     from activities.pipeline import PipelineActivities
 
-R = TypeVar("R")
+S = TypeVar("S", bound=BaseModel)
 
 
 class StepRecorder:
@@ -64,6 +69,18 @@ class StepRecorder:
         details: dict[str, Any] | None = None,
         **fields: Any,
     ) -> StepRecord:
+        extra = {
+            "alias": call.alias,
+            "price_version": call.price_version,
+            "cost_estimated": call.cost_estimated,
+        }
+        if call.repairs:
+            extra["repairs"] = call.repairs
+        if call.reasks:
+            extra["reasks"] = call.reasks
+        if call.reused:
+            extra["reused"] = True
+        details = {**extra, **(details or {})}
         return self.add(
             step,
             StepKind.MODEL,
@@ -91,12 +108,19 @@ class StepRecorder:
 
 
 class ModelStepFailed(Exception):
-    """A model step gave up: a non-retryable error, or retries/timeouts exhausted."""
+    """Every model of the step's chain failed or was skipped.
 
-    def __init__(self, step: str, reason: str) -> None:
+    kind: "error" (provider errors, retries exhausted), "invalid_output" (no model produced
+    output that validates; `partial` holds the last answer) or "budget" (no model fits the
+    run's remaining budget).
+    """
+
+    def __init__(self, step: str, kind: str, reason: str, partial: str | None = None) -> None:
         super().__init__(f"{step}: {reason}")
         self.step = step
+        self.kind = kind
         self.reason = reason
+        self.partial = partial
 
 
 def describe_failure(err: ActivityError) -> str:
@@ -108,26 +132,124 @@ def describe_failure(err: ActivityError) -> str:
     return f"{type(cause).__name__}: {cause}"
 
 
+# Tokens of prompt text around the variables, for the worst-case estimate of a call.
+PROMPT_OVERHEAD_TOKENS = 400
+
+
+class RunBudget:
+    """The run's cost cap. Every call reserves its worst case (input estimate + max output
+    at the model's price) before it is scheduled and settles to the real cost after, so
+    the run cannot exceed the cap, also with calls in parallel."""
+
+    def __init__(self, cap_usd: float | None) -> None:
+        self.cap_usd = cap_usd
+        self.spent_usd = 0.0
+        self.reserved_usd = 0.0
+
+    @staticmethod
+    def worst_case(target: ModelTarget, variables: dict[str, Any], max_output: int) -> float:
+        chars = sum(len(str(v)) for v in variables.values())
+        tokens_in = PROMPT_OVERHEAD_TOKENS + chars // 3 + 1  # ~4 chars/token, with margin
+        return (tokens_in * target.input_per_mtok + max_output * target.output_per_mtok) / 1e6
+
+    def reserve(self, amount: float) -> bool:
+        if self.cap_usd is not None and self.spent_usd + self.reserved_usd + amount > self.cap_usd:
+            return False
+        self.reserved_usd += amount
+        return True
+
+    def settle(self, reserved: float, actual: float) -> None:
+        self.reserved_usd -= reserved
+        self.spent_usd += actual
+
+
 async def run_model_step(
     recorder: StepRecorder,
+    budget: RunBudget,
     step: str,
-    activity: Callable[[Any], Awaitable[R]],
-    arg: Any,
     *,
-    task_queue: str,
+    chain: list[ModelTarget],
+    prompt: PromptRef,
+    variables: dict[str, Any],
+    schema: type[S],
+    max_output_tokens: int,
     summary: str,
-) -> R:
-    """Run one model activity on the model queue and record it; raise ModelStepFailed."""
-    started = workflow.now()
-    try:
-        result = await workflow.execute_activity_method(
-            activity, arg, task_queue=task_queue, summary=summary, **MODEL_ACTIVITY
+    key: str | None = None,
+) -> tuple[S, ModelCall]:
+    """One structured model step: walk the fallback chain through the gateway activity,
+    within the run's budget; record every attempt and every fallback decision."""
+    failures: list[str] = []
+    kind, partial = "error", None
+    for target in chain:
+        label = f"{target.provider}/{target.model}"
+        started = workflow.now()
+        max_out = min(max_output_tokens, target.max_output_tokens)
+        worst = budget.worst_case(target, variables, max_out)
+        if not budget.reserve(worst):
+            recorder.add(
+                step,
+                StepKind.MODEL,
+                started,
+                "skipped:budget",
+                model=target.model,
+                provider=target.provider,
+                details={
+                    "worst_case_usd": round(worst, 8),
+                    "spent_usd": round(budget.spent_usd, 8),
+                },
+            )
+            failures.append(f"{label}: over budget")
+            kind = "budget" if kind != "invalid_output" else kind
+            continue
+        arg = ModelStepInput(
+            workflow_id=workflow.info().workflow_id,
+            step=key or step,
+            prompt=prompt,
+            target=target,
+            variables=variables,
+            max_output_tokens=max_out,
         )
-    except ActivityError as err:
-        reason = describe_failure(err)
-        recorder.add(step, StepKind.MODEL, started, "error", reasoning=reason)
-        raise ModelStepFailed(step, reason) from err
-    return result
+        try:
+            result: ModelStepResult = await workflow.execute_activity_method(
+                ModelGateway.model_call,
+                arg,
+                task_queue=target.queue,
+                summary=f"{summary} ({label})",
+                **MODEL_ACTIVITY,
+            )
+        except ActivityError as err:
+            budget.settle(worst, 0.0)
+            reason = describe_failure(err)
+            cause = err.cause
+            if isinstance(cause, ApplicationError) and cause.type == "InvalidStructuredOutput":
+                kind = "invalid_output"
+                partial = (cause.details[0] or {}).get("partial") if cause.details else None
+            else:
+                kind = "error" if kind != "invalid_output" else kind
+            recorder.add(
+                step,
+                StepKind.MODEL,
+                started,
+                "error",
+                model=target.model,
+                provider=target.provider,
+                reasoning=reason,
+                details={"fallback": target is not chain[-1]},
+            )
+            failures.append(f"{label}: {reason}")
+            continue
+        budget.settle(worst, result.call.cost_usd)
+        output = schema.model_validate(result.output)
+        recorder.add_model_call(
+            step,
+            started,
+            result.call,
+            details={"fallbacks": len(failures)} if failures else None,
+            confidence=getattr(output, "confidence", None),
+            reasoning=getattr(output, "reasoning", None),
+        )
+        return output, result.call
+    raise ModelStepFailed(step, kind, "; ".join(failures), partial)
 
 
 class ReviewGate:

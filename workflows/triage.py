@@ -14,12 +14,8 @@ from temporalio import workflow
 
 from contracts import (
     Classification,
-    ClassifyInput,
-    ClassifyResult,
     ConfigInput,
     Draft,
-    DraftInput,
-    DraftResult,
     NormalizedTicket,
     Outcome,
     QaReport,
@@ -41,6 +37,7 @@ from workflows.rules import evaluate_rules
 from workflows.steps import (
     ModelStepFailed,
     ReviewGate,
+    RunBudget,
     StepRecorder,
     persist,
     publish,
@@ -48,9 +45,10 @@ from workflows.steps import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from activities.models import TriageModelActivities
     from activities.pipeline import PipelineActivities
 
+CLASSIFY_MAX_TOKENS = 200
+DRAFT_MAX_TOKENS = 600
 REVIEW_OUTCOMES = {
     ReviewAction.APPROVE: Outcome.APPROVED,
     ReviewAction.EDIT: Outcome.EDITED,
@@ -72,6 +70,8 @@ class TriageWorkflow:
         self.qa: QaReport | None = None
         self.review_reasons: list[str] = []
         self.result: TriageResult | None = None
+        self.budget = RunBudget(None)
+        self.partial_output: str | None = None  # a model answer that never validated
 
     # --- the run ---------------------------------------------------------------------
 
@@ -125,18 +125,27 @@ class TriageWorkflow:
                 reply=close.action.reply,
             )
 
+        self.budget = RunBudget(cfg.run_budget_usd)
+        reasons = list(verdict.review_reasons)
         try:
             classification = await self.classify(cfg, ticket)
             draft, qa = await self.draft_with_qa(cfg, ticket, classification)
         except ModelStepFailed as err:
-            return await self.finish(
-                Outcome.FAILED, verdict.queue, error=str(err), reasons=[f"model_error:{err.step}"]
-            )
+            if err.kind == "error":
+                return await self.finish(
+                    Outcome.FAILED,
+                    verdict.queue,
+                    error=str(err),
+                    reasons=[f"model_error:{err.step}"],
+                )
+            # Over budget, or no model produced valid output: a person finishes the job,
+            # with the partial answer attached.
+            self.partial_output = err.partial
+            return await self.review_and_finish(cfg, [*reasons, f"{err.kind}:{err.step}"])
 
         # 6 decide
         self.set_stage(Stage.DECIDE)
         started = workflow.now()
-        reasons = list(verdict.review_reasons)
         if classification.confidence < cfg.auto_resolve_confidence:
             reasons.append("low_confidence")
         if not qa.passed:
@@ -151,38 +160,31 @@ class TriageWorkflow:
         )
         if not reasons:
             return await self.finish(Outcome.RESOLVED, verdict.queue, reply=draft.reply)
-
-        # 7 review
-        decision = await self.await_review(cfg, reasons)
-        if decision is None:
-            return await self.finish(Outcome.ESCALATED, "escalations", reasons=reasons)
-        reply = decision.reply if decision.action == ReviewAction.EDIT else draft.reply
-        if decision.action == ReviewAction.REJECT:
-            reply = None
-        if decision.category:
-            self.classification = classification.model_copy(update={"category": decision.category})
-        return await self.finish(
-            REVIEW_OUTCOMES[decision.action], verdict.queue, reasons=reasons, reply=reply
-        )
+        return await self.review_and_finish(cfg, reasons)
 
     # --- steps -----------------------------------------------------------------------
 
     async def classify(self, cfg: RunConfig, ticket: NormalizedTicket) -> Classification:
         self.set_stage(Stage.CLASSIFY)
         publish(Stage.CLASSIFY)
-        started = workflow.now()
-        res: ClassifyResult = await run_model_step(
+        c, _ = await run_model_step(
             self.rec,
+            self.budget,
             "classify",
-            TriageModelActivities.classify_ticket,
-            ClassifyInput(workflow_id=workflow.info().workflow_id, ticket=ticket),
-            task_queue=cfg.model_queue,
+            chain=cfg.models["classify"],
+            prompt=cfg.prompts["triage.classify"],
+            variables={
+                "subject": ticket.subject,
+                "body": ticket.body,
+                "language_hint": ticket.language,
+                "customer_tier": ticket.customer_tier,
+                "channel": ticket.channel,
+            },
+            schema=Classification,
+            max_output_tokens=CLASSIFY_MAX_TOKENS,
             summary=f"classify ticket {ticket.ticket_id}",
         )
-        c = self.classification = res.classification
-        self.rec.add_model_call(
-            "classify", started, res.call, confidence=c.confidence, reasoning=c.reasoning
-        )
+        self.classification = c
         return c
 
     async def draft_with_qa(
@@ -193,32 +195,32 @@ class TriageWorkflow:
         publish(Stage.DRAFT, category=c.category)
         for attempt in range(1, cfg.max_qa_regenerations + 2):
             self.set_stage(Stage.DRAFT)
-            started = workflow.now()
-            res: DraftResult = await run_model_step(
+            draft, _ = await run_model_step(
                 self.rec,
+                self.budget,
                 "draft",
-                TriageModelActivities.draft_reply,
-                DraftInput(
-                    workflow_id=workflow.info().workflow_id,
-                    ticket=ticket,
-                    classification=c,
-                    attempt=attempt,
-                    qa_feedback=feedback,
-                ),
-                task_queue=cfg.model_queue,
+                chain=cfg.models["draft"],
+                prompt=cfg.prompts["triage.draft"],
+                variables={
+                    "subject": ticket.subject,
+                    "body": ticket.body,
+                    "customer_name": ticket.customer_name,
+                    "category": c.category,
+                    "priority": c.priority,
+                    "language": c.language,
+                    "ticket_id": ticket.ticket_id,
+                    "qa_feedback": feedback,
+                    "attempt": attempt,
+                },
+                schema=Draft,
+                max_output_tokens=DRAFT_MAX_TOKENS,
                 summary=f"draft reply #{attempt}",
+                key=f"draft#{attempt}",
             )
-            self.draft = res.draft
-            self.rec.add_model_call(
-                "draft",
-                started,
-                res.call,
-                reasoning=res.draft.reasoning,
-                details={"draft_attempt": attempt},
-            )
+            self.draft = draft
             self.set_stage(Stage.QA)
             started = workflow.now()
-            qa = self.qa = check_reply(res.draft.reply, ticket, c.language)
+            qa = self.qa = check_reply(draft.reply, ticket, c.language)
             self.rec.add(
                 "qa",
                 StepKind.QA,
@@ -229,7 +231,26 @@ class TriageWorkflow:
             if qa.passed:
                 break
             feedback = feedback_lines(qa)
-        return res.draft, qa
+        return draft, qa
+
+    async def review_and_finish(self, cfg: RunConfig, reasons: list[str]) -> TriageResult:
+        """7 review, then finalize with the reviewer's decision (or escalate on SLA)."""
+        route = self.verdict.queue if self.verdict else "general"
+        decision = await self.await_review(cfg, reasons)
+        if decision is None:
+            return await self.finish(Outcome.ESCALATED, "escalations", reasons=reasons)
+        reply = self.draft.reply if self.draft else None
+        if decision.action == ReviewAction.EDIT:
+            reply = decision.reply
+        elif decision.action == ReviewAction.REJECT:
+            reply = None
+        if decision.category and self.classification:
+            self.classification = self.classification.model_copy(
+                update={"category": decision.category}
+            )
+        return await self.finish(
+            REVIEW_OUTCOMES[decision.action], route, reasons=reasons, reply=reply
+        )
 
     async def await_review(self, cfg: RunConfig, reasons: list[str]) -> ReviewDecision | None:
         self.set_stage(Stage.REVIEW)
@@ -345,6 +366,7 @@ class TriageWorkflow:
             classification=self.classification,
             draft=self.draft,
             qa=self.qa,
+            partial_output=self.partial_output,
             steps=self.rec.records,
             cost_usd=self.rec.cost_usd,
             result=self.result,

@@ -1,0 +1,213 @@
+"""The model gateway: the one activity every model call goes through.
+
+`model_call` renders a pinned prompt version, calls one concrete model (the workflow
+walks the fallback chain), and returns aiflow's own result: the output validated against
+the prompt's schema, usage, cost, latency, attempt. On the way:
+
+- the provider's answer is recorded against (workflow, step, request hash) before
+  anything else, so a retry after a worker died reuses it instead of paying again;
+- output that does not validate is repaired deterministically, then re-asked once with
+  the validation errors; still invalid → a non-retryable `InvalidStructuredOutput` with
+  the partial answer attached (the workflow moves to the next model, then to review);
+- provider errors are classified once (`activities.errors`) into retryable or not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+
+from pydantic import BaseModel, ValidationError
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.catalog import Catalog, Target
+from activities.errors import ModelError, to_application_error
+from activities.prompts import Prompt, PromptError, PromptLibrary
+from activities.providers.base import Message, ModelProvider, ModelRequest, ModelResponse
+from activities.store import Store
+from contracts import Classification, Draft, ModelCall, ModelStepInput, ModelStepResult, Usage
+
+SCHEMAS: dict[str, type[BaseModel]] = {"Classification": Classification, "Draft": Draft}
+REASK_LIMIT = 1  # one corrective call; after that the next model tier is cheaper than more
+PARTIAL_CHARS = 2000  # of an unusable answer kept for the reviewer
+
+
+def repair_json(text: str) -> tuple[str, list[str]]:
+    """Deterministic fixes for the usual ways models wrap or break JSON."""
+    repairs = []
+    body = text.strip()
+    fenced = re.fullmatch(r"```[a-zA-Z]*\s*(.*?)\s*```", body, re.S)
+    if fenced:
+        body, repairs = fenced.group(1), ["strip_fence"]
+    if not body.startswith("{") and "{" in body and "}" in body:
+        body = body[body.index("{") : body.rindex("}") + 1]
+        repairs.append("extract_object")
+    fixed = re.sub(r",\s*([}\]])", r"\1", body)
+    if fixed != body:
+        body = fixed
+        repairs.append("trailing_comma")
+    return body, repairs
+
+
+def validate_output(text: str, schema: type[BaseModel]) -> tuple[BaseModel, list[str]]:
+    """Parse as is, else after deterministic repair; raises ValidationError."""
+    try:
+        return schema.model_validate_json(text), []
+    except ValidationError:
+        repaired, repairs = repair_json(text)
+        if not repairs:
+            raise
+        return schema.model_validate_json(repaired), repairs
+
+
+def _summary(err: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc'])) or 'answer'}: {e['msg']}" for e in err.errors()[:5]
+    )
+
+
+class ModelGateway:
+    """Providers, catalogue, prompts and the response log a worker builds once."""
+
+    def __init__(
+        self,
+        providers: dict[str, ModelProvider],
+        catalog: Catalog,
+        prompts: PromptLibrary,
+        store: Store,
+    ) -> None:
+        self.providers = providers
+        self.catalog = catalog
+        self.prompts = prompts
+        self.store = store
+        self.targets: dict[tuple[str, str], Target] = {
+            (t.provider, t.model): t for alias in catalog.aliases for t in catalog.chain(alias)
+        }
+
+    async def _answer(
+        self, inp: ModelStepInput, request: ModelRequest
+    ) -> tuple[ModelResponse, bool]:
+        """The provider's answer, or the one recorded by an earlier attempt (reused=True)."""
+        key = hashlib.sha256(
+            json.dumps(
+                [
+                    request.model,
+                    [m.model_dump() for m in request.messages],
+                    request.max_output_tokens,
+                    request.json_output,
+                ],
+                sort_keys=True,
+            ).encode()
+        ).hexdigest()
+        recorded = await asyncio.to_thread(self.store.get_response, inp.workflow_id, inp.step, key)
+        if recorded is not None:
+            return recorded, True
+        provider = self.providers.get(inp.target.provider)
+        if provider is None:
+            raise ApplicationError(
+                f"provider {inp.target.provider!r} is not configured on this worker",
+                type="ProviderNotConfigured",
+                non_retryable=True,
+            )
+        try:
+            response = await provider.complete(request)
+        except ModelError as err:
+            activity.logger.warning(
+                "model.call.failed",
+                extra={"error": type(err).__name__, "model": request.model, "step": inp.step},
+            )
+            raise to_application_error(err) from err
+        # Recorded before anything else can fail: a retry must not pay for it again.
+        await asyncio.to_thread(self.store.put_response, inp.workflow_id, inp.step, key, response)
+        return response, False
+
+    @activity.defn(name="model_call")
+    async def model_call(self, inp: ModelStepInput) -> ModelStepResult:
+        try:
+            prompt: Prompt = self.prompts.get(inp.prompt)
+            messages = prompt.render(inp.variables)
+        except PromptError as err:
+            raise ApplicationError(str(err), type="PromptError", non_retryable=True) from err
+        schema = SCHEMAS[prompt.output_schema]
+        attempt = activity.info().attempt
+        request = ModelRequest(
+            task=prompt.task,
+            model=inp.target.model,
+            prompt_id=prompt.id,
+            prompt_version=prompt.version,
+            messages=messages,
+            variables=inp.variables,
+            max_output_tokens=inp.max_output_tokens,
+            json_output=True,
+            attempt=attempt,
+            request_key=f"{inp.workflow_id}:{inp.step}",
+        )
+        usage, latency, reused_all = Usage(), 0.0, True
+        for reask in range(REASK_LIMIT + 1):
+            response, reused = await self._answer(inp, request)
+            usage = Usage(
+                input_tokens=usage.input_tokens + response.usage.input_tokens,
+                output_tokens=usage.output_tokens + response.usage.output_tokens,
+                estimated=usage.estimated or response.usage.estimated,
+            )
+            latency += response.latency_ms
+            reused_all = reused_all and reused
+            try:
+                output, repairs = validate_output(response.text, schema)
+                break
+            except ValidationError as err:
+                if reask == REASK_LIMIT:
+                    raise ApplicationError(
+                        f"{schema.__name__} output invalid after {reask} re-ask(s): "
+                        f"{_summary(err)}",
+                        {"partial": response.text[:PARTIAL_CHARS]},
+                        type="InvalidStructuredOutput",
+                        non_retryable=True,
+                    ) from err
+                request = request.model_copy(
+                    update={
+                        "messages": [
+                            *request.messages,
+                            Message(role="assistant", content=response.text),
+                            Message(
+                                role="user",
+                                content=(
+                                    f"That answer is not valid: {_summary(err)}. Reply with "
+                                    "only the corrected JSON object."
+                                ),
+                            ),
+                        ],
+                        "request_key": f"{inp.workflow_id}:{inp.step}:reask{reask + 1}",
+                    }
+                )
+        target = self.targets.get((inp.target.provider, inp.target.model))
+        if target is None:
+            raise ApplicationError(
+                f"{inp.target.provider}/{inp.target.model} is not in catalogue "
+                f"{self.catalog.version}",
+                type="UnknownModel",
+                non_retryable=True,
+            )
+        cost = self.catalog.price(target, usage)
+        return ModelStepResult(
+            output=output.model_dump(mode="json"),
+            call=ModelCall(
+                provider=response.provider,
+                model=response.model,
+                prompt_id=prompt.id,
+                prompt_version=prompt.version,
+                usage=usage,
+                cost_usd=float(cost.usd),
+                latency_ms=latency,
+                attempt=attempt,
+                alias=inp.target.alias,
+                price_version=cost.price_version,
+                cost_estimated=cost.estimated or usage.estimated,
+                repairs=repairs,
+                reasks=reask,
+                reused=reused_all,
+            ),
+        )

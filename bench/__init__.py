@@ -1,0 +1,1 @@
+"""Benchmarks for aiflow (run from the repository root: `python -m bench.<name>`)."""
