@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     # Server-enforced calls/s per provider queue across all workers, e.g. {"openai": 50}
     provider_rate_limits: dict[str, float] = Field(default_factory=dict)
 
+    # --- circuit breakers, shared by every worker through the store
+    breaker_failure_threshold: int = Field(5, ge=1)  # retryable failures in the window
+    breaker_window_seconds: float = Field(60.0, gt=0)
+    breaker_open_seconds: float = Field(30.0, gt=0)  # open this long, then one probe
+    breaker_probe_timeout_seconds: float = Field(60.0, gt=0)
+
     # --- providers: the vendors' standard variables; a provider is on when configured
     openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")

@@ -32,6 +32,7 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.breaker import BreakerPolicy, CircuitBreakers
 from activities.catalog import Catalog
 from activities.gateway import ModelGateway
 from activities.pipeline import PipelineActivities, RunPolicy
@@ -204,15 +205,29 @@ def build_workers(
     grace = timedelta(seconds=settings.shutdown_grace_seconds)
     catalog = Catalog.load(settings.catalog_path)
     prompts = PromptLibrary(settings.data_dir / "prompts")
+    breakers = CircuitBreakers(
+        store.engine,
+        BreakerPolicy(
+            failure_threshold=settings.breaker_failure_threshold,
+            window_seconds=settings.breaker_window_seconds,
+            open_seconds=settings.breaker_open_seconds,
+            probe_timeout_seconds=settings.breaker_probe_timeout_seconds,
+        ),
+    )
+    breakers.create_schema()
     workers = []
     if "orchestration" in queues:
-        pipeline = PipelineActivities(store, run_policy(settings, catalog, prompts))
+        pipeline = PipelineActivities(store, run_policy(settings, catalog, prompts), breakers)
         workers.append(
             Worker(
                 client,
                 task_queue=settings.orchestration_queue,
                 workflows=WORKFLOWS,
-                activities=[pipeline.resolve_run_config, pipeline.persist_run],
+                activities=[
+                    pipeline.resolve_run_config,
+                    pipeline.persist_run,
+                    pipeline.breaker_acquire,
+                ],
                 activity_executor=executor,
                 max_concurrent_local_activities=settings.max_concurrent_local_activities,
                 workflow_runner=workflow_runner(),
@@ -220,7 +235,7 @@ def build_workers(
             )
         )
     if "models" in queues:
-        gateway = ModelGateway(build_providers(settings), catalog, prompts, store)
+        gateway = ModelGateway(build_providers(settings), catalog, prompts, store, breakers)
         for provider in gateway.providers:
             workers.append(
                 Worker(

@@ -23,8 +23,9 @@ from pydantic import BaseModel, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.breaker import CircuitBreakers, breaker_key
 from activities.catalog import Catalog, Target
-from activities.errors import ModelError, to_application_error
+from activities.errors import MalformedOutput, ModelError, RetryableModelError, to_application_error
 from activities.prompts import Prompt, PromptError, PromptLibrary
 from activities.providers.base import Message, ModelProvider, ModelRequest, ModelResponse
 from activities.store import Store
@@ -78,7 +79,9 @@ class ModelGateway:
         catalog: Catalog,
         prompts: PromptLibrary,
         store: Store,
+        breakers: CircuitBreakers,
     ) -> None:
+        self.breakers = breakers
         self.providers = providers
         self.catalog = catalog
         self.prompts = prompts
@@ -112,9 +115,12 @@ class ModelGateway:
                 type="ProviderNotConfigured",
                 non_retryable=True,
             )
+        breaker = breaker_key(inp.target.provider, inp.target.model)
         try:
             response = await provider.complete(request)
         except ModelError as err:
+            if isinstance(err, RetryableModelError) and not isinstance(err, MalformedOutput):
+                await asyncio.to_thread(self.breakers.record_failure, breaker)
             activity.logger.warning(
                 "model.call.failed",
                 extra={"error": type(err).__name__, "model": request.model, "step": inp.step},
@@ -122,6 +128,7 @@ class ModelGateway:
             raise to_application_error(err) from err
         # Recorded before anything else can fail: a retry must not pay for it again.
         await asyncio.to_thread(self.store.put_response, inp.workflow_id, inp.step, key, response)
+        await asyncio.to_thread(self.breakers.record_success, breaker)
         return response, False
 
     @activity.defn(name="model_call")

@@ -12,10 +12,20 @@ from pathlib import Path
 
 from temporalio import activity
 
+from activities.breaker import CircuitBreakers
 from activities.catalog import Catalog
 from activities.prompts import PromptLibrary
 from activities.store import Store
-from contracts import ConfigInput, ModelTarget, PersistRunInput, PromptRef, RuleSet, RunConfig
+from contracts import (
+    BreakerCheck,
+    BreakerVerdict,
+    ConfigInput,
+    ModelTarget,
+    PersistRunInput,
+    PromptRef,
+    RuleSet,
+    RunConfig,
+)
 from workflows.rules import check_rules
 
 
@@ -83,9 +93,10 @@ def load_rules(path: Path) -> RuleSet:
 
 
 class PipelineActivities:
-    def __init__(self, store: Store, policy: RunPolicy) -> None:
+    def __init__(self, store: Store, policy: RunPolicy, breakers: CircuitBreakers) -> None:
         self.store = store
         self.policy = policy
+        self.breakers = breakers
         # A broken rule file stops the worker at start; one broken later (a bad edit on a
         # running worker) leaves new runs on the last good rule set instead of failing them.
         self.last_good_rules = load_rules(policy.rules_path)
@@ -118,3 +129,11 @@ class PipelineActivities:
     @activity.defn(name="persist_run")
     def persist_run(self, inp: PersistRunInput) -> None:
         self.store.save_run(inp)
+
+    @activity.defn(name="breaker_acquire")
+    def breaker_acquire(self, inp: BreakerCheck) -> BreakerVerdict:
+        """May a call to this model be scheduled now? (Open breaker: no doomed attempt.)"""
+        decision = self.breakers.acquire(inp.key)
+        return BreakerVerdict(
+            allowed=decision.allowed, state=decision.state, retry_at=decision.retry_at
+        )

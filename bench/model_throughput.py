@@ -78,10 +78,11 @@ from activities.catalog import Catalog
 from activities.pipeline import model_chain, pinned_prompts
 from activities.prompts import PromptLibrary
 from activities.store import Store
-from contracts import ModelStepInput, ModelTarget, PromptRef
+from contracts import ModelStepInput, ModelStepResult, ModelTarget, PromptRef
 from settings import ROOT, Settings
 
 CLASSIFY_MAX_TOKENS = 200  # as workflows/triage.py sends it
+MAX_PENDING_PER_WORKFLOW = 2000  # the server's limit.numPendingActivities.error default
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -97,6 +98,7 @@ class FanoutInput(BaseModel):
     prompt: PromptRef
     tickets: list[dict[str, Any]]  # the classify step's variables, cycled
     start_to_close_seconds: float
+    batch: int = 1  # calls per activity: >1 uses the experimental model_call_batch
 
 
 class FanoutResult(BaseModel):
@@ -106,7 +108,8 @@ class FanoutResult(BaseModel):
 
 @workflow.defn(name="aiflow-bench-fanout")
 class FanoutWorkflow:
-    """Runs `calls` classify model calls, at most `concurrency` at a time."""
+    """Runs `calls` classify model calls, at most `concurrency` activities at a time
+    (each activity carrying `batch` calls)."""
 
     @workflow.run
     async def run(self, inp: FanoutInput) -> FanoutResult:
@@ -114,9 +117,8 @@ class FanoutWorkflow:
         errors: list[str] = []
         wf_id = workflow.info().workflow_id
 
-        async def one(i: int) -> None:
-            n = inp.first + i
-            call = ModelStepInput(
+        def call(n: int) -> ModelStepInput:
+            return ModelStepInput(
                 workflow_id=f"{wf_id}-{n}",
                 step="classify",
                 prompt=inp.prompt,
@@ -124,20 +126,41 @@ class FanoutWorkflow:
                 variables=inp.tickets[n % len(inp.tickets)],
                 max_output_tokens=CLASSIFY_MAX_TOKENS,
             )
+
+        async def one(ns: list[int]) -> None:
+            name, arg = (
+                ("model_call", call(ns[0])) if inp.batch == 1 else
+                ("model_call_batch", [call(n) for n in ns])
+            )  # fmt: skip
             async with gate:
                 try:
                     await workflow.execute_activity(
-                        "model_call",
-                        call,
+                        name,
+                        arg,
                         task_queue=inp.target.queue,
                         start_to_close_timeout=timedelta(seconds=inp.start_to_close_seconds),
                         retry_policy=RetryPolicy(maximum_attempts=1),
                     )
                 except ActivityError as err:
-                    errors.append(f"call {n}: {err.cause or err}")
+                    errors.extend(f"call {n}: {err.cause or err}" for n in ns)
 
-        await asyncio.gather(*(one(i) for i in range(inp.calls)))
+        numbers = [inp.first + i for i in range(inp.calls)]
+        chunks = [numbers[i : i + inp.batch] for i in range(0, len(numbers), inp.batch)]
+        await asyncio.gather(*(one(ns) for ns in chunks))
         return FanoutResult(ok=inp.calls - len(errors), errors=errors[:5])
+
+
+def batch_activity(gateway: Any) -> Callable[..., Any]:
+    """Experiment (not in aiflow): one activity task carrying several model calls, run
+    concurrently through the gateway's own model_call code, so the server handles one
+    task per batch. A failed call fails the batch; on retry the response log returns the
+    answers already paid for."""
+
+    @activity.defn(name="model_call_batch")
+    async def model_call_batch(inps: list[ModelStepInput]) -> list[ModelStepResult]:
+        return list(await asyncio.gather(*(gateway.model_call(i) for i in inps)))
+
+    return model_call_batch
 
 
 # --- counting what is really inside the provider -----------------------------------------
@@ -403,7 +426,10 @@ class Options:
     latency_ms: float = 1000.0
     jitter_ms: float = 0.0
     max_concurrent: int | None = None  # worker slots; default: = concurrency
-    driver_workflows: int = 1
+    driver_workflows: int = 10
+    cap: str = "worker"  # worker: slots cap in-flight calls; driver: the workflows do
+    batch: int = 1  # experiment: calls per activity (model_call_batch)
+    memo_classify: bool = False  # experiment: no kNN CPU after the first call per ticket
     activity_pollers: int | None = None  # experiment: PollerBehaviorSimpleMaximum(n)
     poller_autoscale: tuple[int, int, int] | None = None  # experiment: (min, max, initial)
     address: str | None = None
@@ -424,8 +450,11 @@ class Report:
     worker_slots: int
     activity_pollers: str
     driver_workflows: int
+    cap: str
+    batch: int
     response_log: str
     latency_ms: float
+    jitter_ms: float
     peak_in_flight: int
     wall_s: float
     throughput: float
@@ -547,9 +576,13 @@ def model_worker_overrides(opts: Options) -> dict[str, Any]:
 async def run_bench(opts: Options) -> Report:
     if opts.calls < 1 or opts.concurrency < 1 or opts.driver_workflows < 1:
         raise ValueError("calls, concurrency and driver workflows must be >= 1")
-    if opts.driver_workflows > min(opts.calls, opts.concurrency):
-        raise ValueError("driver workflows must not exceed calls or concurrency")
-    slots = opts.max_concurrent or opts.concurrency
+    if opts.driver_workflows > opts.calls or (
+        opts.cap == "driver" and opts.driver_workflows > opts.concurrency
+    ):
+        raise ValueError("driver workflows must not exceed calls (nor concurrency, cap=driver)")
+    if opts.batch < 1:
+        raise ValueError("batch must be >= 1")
+    slots = opts.max_concurrent or math.ceil(opts.concurrency / opts.batch)
     tag = uuid.uuid4().hex[:8]
     with tempfile.TemporaryDirectory(prefix="aiflow-bench-") as tmp:
         workdir = Path(tmp)
@@ -597,12 +630,27 @@ async def _run(
     def counting_build_providers(s: Settings) -> dict[str, Any]:
         """Only the offline provider (whatever keys the environment holds), counted."""
         nonlocal counter
-        counter = CountingProvider(original_build_providers(s)["offline"], marks)
+        offline = original_build_providers(s)["offline"]
+        if opts.memo_classify:  # experiment: the kNN runs once per distinct ticket
+            memo: dict[str, Any] = {}
+            knn = offline.classify
+
+            def classify(variables: dict[str, Any]) -> Any:
+                key = json.dumps(variables, sort_keys=True, default=str)
+                if key not in memo:
+                    memo[key] = knn(variables)
+                return memo[key]
+
+            offline.classify = classify
+        counter = CountingProvider(offline, marks)
         return {"offline": counter}
 
     def tuned_worker(*args: Any, **kwargs: Any) -> Worker:
         if kwargs.get("task_queue") == model_queue:
             kwargs.update(overrides)
+            if opts.batch > 1:
+                gateway = kwargs["activities"][0].__self__
+                kwargs["activities"] = [*kwargs["activities"], batch_activity(gateway)]
             kwargs["interceptors"] = [*kwargs.get("interceptors", []), TimingInterceptor(marks)]
         return Worker(*args, **kwargs)
 
@@ -643,13 +691,18 @@ async def _run(
             driver_process(client.service_client.config.target_host, client.namespace, driver_queue)
         )
 
-    # Split calls and concurrency over the driver workflows.
+    # Split calls (and, cap=driver, concurrency) over the driver workflows. With cap=worker
+    # every call is scheduled at once and the worker's slots are the only limit; a
+    # workflow may hold at most 2000 pending activities (server default).
     w = opts.driver_workflows
+    if opts.cap == "worker":
+        w = max(w, math.ceil(opts.calls / MAX_PENDING_PER_WORKFLOW))
     tickets = load_tickets()
     plan, first = [], 0
     for k in range(w):
         n = opts.calls // w + (1 if k < opts.calls % w else 0)
-        c = opts.concurrency // w + (1 if k < opts.concurrency % w else 0)
+        c = n if opts.cap == "worker" else opts.concurrency // w + (k < opts.concurrency % w)
+        c = math.ceil(c / opts.batch)  # activities in flight
         plan.append((first, n, c))
         first += n
     timeout = max(30.0, opts.latency_ms / 1000 * 10 + 30)
@@ -682,6 +735,7 @@ async def _run(
                     concurrency=c,
                     tickets=tickets,
                     start_to_close_seconds=timeout,
+                    batch=opts.batch,
                 ),
                 id=f"bench-{tag}-{k}",
                 task_queue=driver_queue,
@@ -702,7 +756,7 @@ async def _run(
     ok = sum(r.ok for r in results)
     events = sorted(counter.events)
     wall = t1 - t0
-    latency = opts.latency_ms / 1000
+    latency = (opts.latency_ms + opts.jitter_ms / 2) / 1000  # mean simulated latency
     ideal = opts.concurrency / latency if latency > 0 else math.inf
     throughput = ok / wall
     waves = math.ceil(opts.calls / opts.concurrency)
@@ -747,10 +801,13 @@ async def _run(
         worker_slots=slots,
         activity_pollers=pollers,
         driver_workflows=w,
+        cap=opts.cap,
+        batch=opts.batch,
         response_log=(
             f"{make_url(settings.store_url).get_backend_name()}" if opts.response_log else "off"
         ),
         latency_ms=opts.latency_ms,
+        jitter_ms=opts.jitter_ms,
         peak_in_flight=counter.peak,
         wall_s=round(wall, 3),
         throughput=round(throughput, 1),
@@ -790,15 +847,17 @@ def format_report(r: Report) -> str:
     )
     lines = [
         f"calls                {r.ok}/{r.calls} ok",
-        f"concurrency target   {r.concurrency}  (worker slots {r.worker_slots}, "
+        f"concurrency target   {r.concurrency}  (cap {r.cap}, calls/activity {r.batch}, "
+        f"worker slots {r.worker_slots}, "
         f"activity pollers {r.activity_pollers}, driver workflows {r.driver_workflows}, "
         f"response log {r.response_log})",
-        f"model latency        {r.latency_ms:.0f} ms simulated "
-        f"(measured in provider p50 {r.provider_latency_p50_ms} ms)",
+        f"model latency        {r.latency_ms:.0f} ms simulated"
+        + (f" + 0..{r.jitter_ms:.0f} ms jitter " if r.jitter_ms else " ")
+        + f"(measured in provider p50 {r.provider_latency_p50_ms} ms)",
         f"peak in flight       {r.peak_in_flight}",
         f"wall time            {r.wall_s:.2f} s",
         f"throughput           {r.throughput:.1f} calls/s",
-        f"ideal                {r.ideal:.1f} calls/s (concurrency / latency)",
+        f"ideal                {r.ideal:.1f} calls/s (concurrency / mean simulated latency)",
         f"ratio                {r.ratio:.1%}   (best possible for {r.calls} calls in waves of "
         f"{r.concurrency}: {r.best_for_n:.1f}/s -> {r.ratio_vs_best:.1%} of that)",
         f"steady in flight     {r.steady_mean_in_flight:.1f} mean while calls waited "
@@ -834,11 +893,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="worker max_concurrent_model_activities (default: = --concurrency)",
     )
     p.add_argument(
+        "--cap",
+        choices=["worker", "driver"],
+        default="worker",
+        help="what holds calls in flight to --concurrency. worker (default): every call is "
+        "scheduled at once, the worker's max_concurrent_activities (= --concurrency unless "
+        "--max-concurrent) is the limit and the backlog waits on the task queue, as when "
+        "many runs reach their model step together. driver: the driver workflows start a "
+        "new call only when one finishes, so each refill also waits for a workflow task",
+    )
+    p.add_argument(
         "--driver-workflows",
         type=int,
-        default=1,
-        help="split calls and concurrency over this many driver workflows (default 1; "
-        "= --concurrency gives one call at a time per workflow)",
+        default=10,
+        help="split calls over this many driver workflows (default 10: one workflow's "
+        "history serialises the starts and completions of all its activities)",
     )
     p.add_argument(
         "--activity-pollers",
@@ -849,6 +918,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--poller-autoscale",
         metavar="MIN:MAX:INITIAL",
         help="experiment: PollerBehaviorAutoscaling for the model worker's activity pollers",
+    )
+    p.add_argument(
+        "--batch",
+        type=int,
+        default=1,
+        help="experiment: calls per activity task through a model_call_batch activity "
+        "registered on the model worker beside model_call (worker slots default to "
+        "concurrency / batch)",
+    )
+    p.add_argument(
+        "--memo-classify",
+        action="store_true",
+        help="experiment: memoise the offline provider's kNN per distinct ticket, to see "
+        "the worker without the ~0.6 ms of simulated-model CPU per call",
     )
     p.add_argument("--address", help="use this Temporal server instead of starting one")
     p.add_argument("--namespace", default="default")
@@ -903,6 +986,9 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
         jitter_ms=args.jitter_ms,
         max_concurrent=args.max_concurrent,
         driver_workflows=args.driver_workflows,
+        cap=args.cap,
+        batch=args.batch,
+        memo_classify=args.memo_classify,
         activity_pollers=args.activity_pollers,
         poller_autoscale=autoscale,
         address=args.address,

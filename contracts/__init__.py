@@ -202,6 +202,16 @@ class ModelStepInput(Wire):
     max_output_tokens: int
 
 
+class BreakerCheck(Wire):
+    key: str  # provider/model
+
+
+class BreakerVerdict(Wire):
+    allowed: bool
+    state: str  # closed | open | half_open
+    retry_at: datetime | None = None
+
+
 class ModelStepResult(Wire):
     output: dict[str, Any]  # validated against the prompt's output schema
     call: ModelCall

@@ -13,6 +13,7 @@ COMMANDS = {
     "submit": ("starter.submit", "start triage runs for tickets from a JSON/JSONL file"),
     "status": ("starter.status", "show a run's live state or result"),
     "review": ("starter.review", "list and answer runs waiting for a reviewer"),
+    "breakers": ("starter.breakers", "show the shared circuit breakers (or `breakers reset KEY`)"),
 }
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from temporalio.testing import ActivityEnvironment
 
+from activities.breaker import BreakerPolicy, CircuitBreakers
 from activities.catalog import Catalog
 from activities.pipeline import PipelineActivities, RunPolicy, load_rules
 from activities.prompts import PromptLibrary
@@ -49,7 +50,7 @@ def test_bad_edit_on_a_running_worker_keeps_last_good_rules(tmp_path):
     path = tmp_path / "rules.json"
     shutil.copy(RULES, path)
     store = Store(f"sqlite:///{tmp_path / 's.db'}")
-    acts = PipelineActivities(store, policy(path))
+    acts = PipelineActivities(store, policy(path), CircuitBreakers(store.engine, BreakerPolicy()))
     env = ActivityEnvironment()
     good = env.run(acts.resolve_run_config, ConfigInput(workflow_id="w"))
     path.write_text("{not json")

@@ -46,3 +46,9 @@ CONFIG_LOCAL_ACTIVITY = {
     "start_to_close_timeout": timedelta(seconds=10),
     "retry_policy": RetryPolicy(maximum_attempts=3, initial_interval=timedelta(seconds=1)),
 }
+
+# The breaker check is one row read; if the store is slow, calls go through (fail open).
+BREAKER_LOCAL_ACTIVITY = {
+    "start_to_close_timeout": timedelta(seconds=5),
+    "retry_policy": RetryPolicy(maximum_attempts=2, initial_interval=timedelta(milliseconds=200)),
+}

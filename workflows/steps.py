@@ -11,16 +11,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
-from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 from contracts import (
     ModelCall,
-    ModelStepInput,
-    ModelStepResult,
-    ModelTarget,
     PersistRunInput,
-    PromptRef,
     ReviewAction,
     ReviewDecision,
     Stage,
@@ -29,10 +23,9 @@ from contracts import (
     TriageResult,
 )
 from workflows import search_attributes as sa
-from workflows.policies import MODEL_ACTIVITY, STORE_LOCAL_ACTIVITY
+from workflows.policies import STORE_LOCAL_ACTIVITY
 
 with workflow.unsafe.imports_passed_through():
-    from activities.gateway import ModelGateway
     from activities.pipeline import PipelineActivities
 
 S = TypeVar("S", bound=BaseModel)
@@ -105,151 +98,6 @@ class StepRecorder:
     @property
     def model_calls(self) -> int:
         return sum(1 for r in self.records if r.kind == StepKind.MODEL and r.outcome == "ok")
-
-
-class ModelStepFailed(Exception):
-    """Every model of the step's chain failed or was skipped.
-
-    kind: "error" (provider errors, retries exhausted), "invalid_output" (no model produced
-    output that validates; `partial` holds the last answer) or "budget" (no model fits the
-    run's remaining budget).
-    """
-
-    def __init__(self, step: str, kind: str, reason: str, partial: str | None = None) -> None:
-        super().__init__(f"{step}: {reason}")
-        self.step = step
-        self.kind = kind
-        self.reason = reason
-        self.partial = partial
-
-
-def describe_failure(err: ActivityError) -> str:
-    cause = err.cause
-    if isinstance(cause, ApplicationError):
-        return f"{cause.type or 'ApplicationError'}: {cause.message}"
-    if isinstance(cause, ActivityTimeout):
-        return f"timeout: {cause.type.name if cause.type else 'unknown'}"
-    return f"{type(cause).__name__}: {cause}"
-
-
-# Tokens of prompt text around the variables, for the worst-case estimate of a call.
-PROMPT_OVERHEAD_TOKENS = 400
-
-
-class RunBudget:
-    """The run's cost cap. Every call reserves its worst case (input estimate + max output
-    at the model's price) before it is scheduled and settles to the real cost after, so
-    the run cannot exceed the cap, also with calls in parallel."""
-
-    def __init__(self, cap_usd: float | None) -> None:
-        self.cap_usd = cap_usd
-        self.spent_usd = 0.0
-        self.reserved_usd = 0.0
-
-    @staticmethod
-    def worst_case(target: ModelTarget, variables: dict[str, Any], max_output: int) -> float:
-        chars = sum(len(str(v)) for v in variables.values())
-        tokens_in = PROMPT_OVERHEAD_TOKENS + chars // 3 + 1  # ~4 chars/token, with margin
-        return (tokens_in * target.input_per_mtok + max_output * target.output_per_mtok) / 1e6
-
-    def reserve(self, amount: float) -> bool:
-        if self.cap_usd is not None and self.spent_usd + self.reserved_usd + amount > self.cap_usd:
-            return False
-        self.reserved_usd += amount
-        return True
-
-    def settle(self, reserved: float, actual: float) -> None:
-        self.reserved_usd -= reserved
-        self.spent_usd += actual
-
-
-async def run_model_step(
-    recorder: StepRecorder,
-    budget: RunBudget,
-    step: str,
-    *,
-    chain: list[ModelTarget],
-    prompt: PromptRef,
-    variables: dict[str, Any],
-    schema: type[S],
-    max_output_tokens: int,
-    summary: str,
-    key: str | None = None,
-) -> tuple[S, ModelCall]:
-    """One structured model step: walk the fallback chain through the gateway activity,
-    within the run's budget; record every attempt and every fallback decision."""
-    failures: list[str] = []
-    kind, partial = "error", None
-    for target in chain:
-        label = f"{target.provider}/{target.model}"
-        started = workflow.now()
-        max_out = min(max_output_tokens, target.max_output_tokens)
-        worst = budget.worst_case(target, variables, max_out)
-        if not budget.reserve(worst):
-            recorder.add(
-                step,
-                StepKind.MODEL,
-                started,
-                "skipped:budget",
-                model=target.model,
-                provider=target.provider,
-                details={
-                    "worst_case_usd": round(worst, 8),
-                    "spent_usd": round(budget.spent_usd, 8),
-                },
-            )
-            failures.append(f"{label}: over budget")
-            kind = "budget" if kind != "invalid_output" else kind
-            continue
-        arg = ModelStepInput(
-            workflow_id=workflow.info().workflow_id,
-            step=key or step,
-            prompt=prompt,
-            target=target,
-            variables=variables,
-            max_output_tokens=max_out,
-        )
-        try:
-            result: ModelStepResult = await workflow.execute_activity_method(
-                ModelGateway.model_call,
-                arg,
-                task_queue=target.queue,
-                summary=f"{summary} ({label})",
-                **MODEL_ACTIVITY,
-            )
-        except ActivityError as err:
-            budget.settle(worst, 0.0)
-            reason = describe_failure(err)
-            cause = err.cause
-            if isinstance(cause, ApplicationError) and cause.type == "InvalidStructuredOutput":
-                kind = "invalid_output"
-                partial = (cause.details[0] or {}).get("partial") if cause.details else None
-            else:
-                kind = "error" if kind != "invalid_output" else kind
-            recorder.add(
-                step,
-                StepKind.MODEL,
-                started,
-                "error",
-                model=target.model,
-                provider=target.provider,
-                reasoning=reason,
-                details={"fallback": target is not chain[-1]},
-            )
-            failures.append(f"{label}: {reason}")
-            continue
-        budget.settle(worst, result.call.cost_usd)
-        output = schema.model_validate(result.output)
-        recorder.add_model_call(
-            step,
-            started,
-            result.call,
-            details={"fallbacks": len(failures)} if failures else None,
-            confidence=getattr(output, "confidence", None),
-            reasoning=getattr(output, "reasoning", None),
-        )
-        return output, result.call
-    raise ModelStepFailed(step, kind, "; ".join(failures), partial)
 
 
 class ReviewGate:

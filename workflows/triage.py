@@ -31,18 +31,11 @@ from contracts import (
     TriageResult,
 )
 from workflows.intake import validate_ticket
+from workflows.model_step import ModelStepFailed, RunBudget, run_model_step
 from workflows.policies import CONFIG_LOCAL_ACTIVITY
 from workflows.qa import check_reply, feedback_lines
 from workflows.rules import evaluate_rules
-from workflows.steps import (
-    ModelStepFailed,
-    ReviewGate,
-    RunBudget,
-    StepRecorder,
-    persist,
-    publish,
-    run_model_step,
-)
+from workflows.steps import ReviewGate, StepRecorder, persist, publish
 
 with workflow.unsafe.imports_passed_through():
     from activities.pipeline import PipelineActivities

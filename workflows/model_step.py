@@ -1,0 +1,241 @@
+"""The model step building block: one structured model call, walked down the fallback
+chain through the gateway activity, with the shared circuit breaker consulted before each
+model and the run's budget reserved before each call. Deterministic workflow code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as ActivityTimeout
+
+from contracts import (
+    BreakerCheck,
+    BreakerVerdict,
+    ModelCall,
+    ModelStepInput,
+    ModelStepResult,
+    ModelTarget,
+    PromptRef,
+    StepKind,
+)
+from workflows.policies import BREAKER_LOCAL_ACTIVITY, MODEL_ACTIVITY
+from workflows.steps import StepRecorder
+
+with workflow.unsafe.imports_passed_through():
+    from activities.gateway import ModelGateway
+    from activities.pipeline import PipelineActivities
+
+S = TypeVar("S", bound=BaseModel)
+
+
+class ModelStepFailed(Exception):
+    """Every model of the step's chain failed or was skipped.
+
+    kind: "error" (provider errors, retries exhausted), "invalid_output" (no model produced
+    output that validates; `partial` holds the last answer) or "budget" (no model fits the
+    run's remaining budget).
+    """
+
+    def __init__(self, step: str, kind: str, reason: str, partial: str | None = None) -> None:
+        super().__init__(f"{step}: {reason}")
+        self.step = step
+        self.kind = kind
+        self.reason = reason
+        self.partial = partial
+
+
+def describe_failure(err: ActivityError) -> str:
+    cause = err.cause
+    if isinstance(cause, ApplicationError):
+        return f"{cause.type or 'ApplicationError'}: {cause.message}"
+    if isinstance(cause, ActivityTimeout):
+        return f"timeout: {cause.type.name if cause.type else 'unknown'}"
+    return f"{type(cause).__name__}: {cause}"
+
+
+# Rounds down the chain when every breaker is open (waiting for a probe between rounds).
+BREAKER_ROUNDS = 3
+# Tokens of prompt text around the variables, for the worst-case estimate of a call.
+PROMPT_OVERHEAD_TOKENS = 400
+
+
+class RunBudget:
+    """The run's cost cap. Every call reserves its worst case (input estimate + max output
+    at the model's price) before it is scheduled and settles to the real cost after, so
+    the run cannot exceed the cap, also with calls in parallel."""
+
+    def __init__(self, cap_usd: float | None) -> None:
+        self.cap_usd = cap_usd
+        self.spent_usd = 0.0
+        self.reserved_usd = 0.0
+
+    @staticmethod
+    def worst_case(target: ModelTarget, variables: dict[str, Any], max_output: int) -> float:
+        chars = sum(len(str(v)) for v in variables.values())
+        tokens_in = PROMPT_OVERHEAD_TOKENS + chars // 3 + 1  # ~4 chars/token, with margin
+        return (tokens_in * target.input_per_mtok + max_output * target.output_per_mtok) / 1e6
+
+    def reserve(self, amount: float) -> bool:
+        if self.cap_usd is not None and self.spent_usd + self.reserved_usd + amount > self.cap_usd:
+            return False
+        self.reserved_usd += amount
+        return True
+
+    def settle(self, reserved: float, actual: float) -> None:
+        self.reserved_usd -= reserved
+        self.spent_usd += actual
+
+
+@dataclass
+class _Attempts:
+    """What the walk down one step's fallback chain has seen so far."""
+
+    failures: list[str] = field(default_factory=list)
+    kind: str = "error"
+    partial: str | None = None
+    breaker_waits: list[datetime] = field(default_factory=list)
+
+    def fail(self, label: str, reason: str, kind: str) -> None:
+        self.failures.append(f"{label}: {reason}")
+        if self.kind != "invalid_output":  # the most useful explanation for a reviewer wins
+            self.kind = kind
+
+
+async def run_model_step(
+    recorder: StepRecorder,
+    budget: RunBudget,
+    step: str,
+    *,
+    chain: list[ModelTarget],
+    prompt: PromptRef,
+    variables: dict[str, Any],
+    schema: type[S],
+    max_output_tokens: int,
+    summary: str,
+    key: str | None = None,
+) -> tuple[S, ModelCall]:
+    """One structured model step: walk the fallback chain through the gateway activity,
+    skipping models whose breaker is open or that do not fit the run's budget; record every
+    attempt and fallback decision. When every breaker is open, wait durably for a probe."""
+    seen = _Attempts()
+    for round_ in range(1, BREAKER_ROUNDS + 1):
+        seen.breaker_waits = []
+        for target in chain:
+            done = await _try_target(
+                recorder,
+                budget,
+                step,
+                target,
+                prompt,
+                variables,
+                schema,
+                max_output_tokens,
+                summary,
+                key or step,
+                seen,
+            )
+            if done is not None:
+                return done
+        if len(seen.breaker_waits) < len(chain) or round_ == BREAKER_ROUNDS:
+            break
+        await workflow.sleep(max(min(seen.breaker_waits) - workflow.now(), timedelta(seconds=1)))
+    raise ModelStepFailed(step, seen.kind, "; ".join(seen.failures), seen.partial)
+
+
+async def _try_target(
+    recorder: StepRecorder,
+    budget: RunBudget,
+    step: str,
+    target: ModelTarget,
+    prompt: PromptRef,
+    variables: dict[str, Any],
+    schema: type[S],
+    max_output_tokens: int,
+    summary: str,
+    key: str,
+    seen: _Attempts,
+) -> tuple[S, ModelCall] | None:
+    label = f"{target.provider}/{target.model}"
+    started = workflow.now()
+    ids = {"model": target.model, "provider": target.provider}
+    breaker = await _breaker(label)
+    if not breaker.allowed:
+        recorder.add(
+            step,
+            StepKind.MODEL,
+            started,
+            "skipped:breaker_open",
+            **ids,
+            details={"breaker": breaker.state, "retry_at": str(breaker.retry_at)},
+        )
+        seen.breaker_waits.append(breaker.retry_at or workflow.now())
+        seen.fail(label, "circuit breaker open", "error")
+        return None
+    max_out = min(max_output_tokens, target.max_output_tokens)
+    worst = budget.worst_case(target, variables, max_out)
+    if not budget.reserve(worst):
+        recorder.add(
+            step,
+            StepKind.MODEL,
+            started,
+            "skipped:budget",
+            **ids,
+            details={"worst_case_usd": round(worst, 8), "spent_usd": round(budget.spent_usd, 8)},
+        )
+        seen.fail(label, "over budget", "budget")
+        return None
+    arg = ModelStepInput(
+        workflow_id=workflow.info().workflow_id,
+        step=key,
+        prompt=prompt,
+        target=target,
+        variables=variables,
+        max_output_tokens=max_out,
+    )
+    try:
+        result: ModelStepResult = await workflow.execute_activity_method(
+            ModelGateway.model_call,
+            arg,
+            task_queue=target.queue,
+            summary=f"{summary} ({label})",
+            **MODEL_ACTIVITY,
+        )
+    except ActivityError as err:
+        budget.settle(worst, 0.0)
+        reason = describe_failure(err)
+        cause = err.cause
+        invalid = isinstance(cause, ApplicationError) and cause.type == "InvalidStructuredOutput"
+        if invalid and cause.details:
+            seen.partial = (cause.details[0] or {}).get("partial")
+        recorder.add(step, StepKind.MODEL, started, "error", **ids, reasoning=reason)
+        seen.fail(label, reason, "invalid_output" if invalid else "error")
+        return None
+    budget.settle(worst, result.call.cost_usd)
+    output = schema.model_validate(result.output)
+    recorder.add_model_call(
+        step,
+        started,
+        result.call,
+        details={"fallbacks": len(seen.failures)} if seen.failures else None,
+        confidence=getattr(output, "confidence", None),
+        reasoning=getattr(output, "reasoning", None),
+    )
+    return output, result.call
+
+
+async def _breaker(key: str) -> BreakerVerdict:
+    """The shared breaker's verdict; if the store cannot answer, let the call through."""
+    try:
+        return await workflow.execute_local_activity_method(
+            PipelineActivities.breaker_acquire,
+            BreakerCheck(key=key),
+            summary=f"breaker {key}",
+            **BREAKER_LOCAL_ACTIVITY,
+        )
+    except ActivityError:
+        return BreakerVerdict(allowed=True, state="unknown")
