@@ -692,7 +692,9 @@ async def run_bench(opts: Options) -> Report:
                     dev_server(opts.db_file, opts.dynamic_config, workdir)
                 )
                 server_pid = proc.pid
-            client = await connect_when_ready(address, opts.namespace)
+            client = await connect_when_ready(
+                address, opts.namespace, timeout=10 if opts.address else 60
+            )
             return await _run(opts, settings, client, server_pid, slots, tag, stack)
 
 
@@ -1092,8 +1094,8 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
     )
     try:
         report = asyncio.run(run_bench(opts))
-    except (RuntimeError, ValueError, OSError) as err:
-        print(f"bench failed: {err}", file=sys.stderr)
+    except Exception as err:  # noqa: BLE001 - any failure is a failed benchmark
+        print(f"bench failed: {type(err).__name__}: {err}", file=sys.stderr)
         return 1
     out(json.dumps(asdict(report), indent=2) if args.json else format_report(report))
     if report.errors or report.ok != report.calls:
