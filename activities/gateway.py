@@ -18,6 +18,8 @@ import asyncio
 import hashlib
 import json
 import re
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 from temporalio import activity
@@ -34,6 +36,8 @@ from contracts import Classification, Draft, ModelCall, ModelStepInput, ModelSte
 SCHEMAS: dict[str, type[BaseModel]] = {"Classification": Classification, "Draft": Draft}
 REASK_LIMIT = 1  # one corrective call; after that the next model tier is cheaper than more
 PARTIAL_CHARS = 2000  # of an unusable answer kept for the reviewer
+HEARTBEAT_SECONDS = 10.0  # the model profile's heartbeat timeout is 30 s
+T = TypeVar("T")
 
 
 def repair_json(text: str) -> tuple[str, list[str]]:
@@ -62,6 +66,20 @@ def validate_output(text: str, schema: type[BaseModel]) -> tuple[BaseModel, list
         if not repairs:
             raise
         return schema.model_validate_json(repaired), repairs
+
+
+async def _heartbeating(call: Awaitable[T]) -> T:
+    """Await a provider call, heartbeating meanwhile: a worker that dies mid-call is noticed
+    after the heartbeat timeout, not after the whole start-to-close timeout."""
+    task = asyncio.ensure_future(call)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_SECONDS)
+            if done:
+                return task.result()
+            activity.heartbeat()
+    finally:
+        task.cancel()
 
 
 def _summary(err: ValidationError) -> str:
@@ -117,7 +135,7 @@ class ModelGateway:
             )
         breaker = breaker_key(inp.target.provider, inp.target.model)
         try:
-            response = await provider.complete(request)
+            response = await _heartbeating(provider.complete(request))
         except ModelError as err:
             if isinstance(err, RetryableModelError) and not isinstance(err, MalformedOutput):
                 await asyncio.to_thread(self.breakers.record_failure, breaker)

@@ -20,9 +20,11 @@ LLM_RETRY_POLICY = RetryPolicy(
     maximum_attempts=5,
     non_retryable_error_types=NON_RETRYABLE_TYPES,
 )
-# A single model call must finish within a minute; all attempts within five.
+# A single model call must finish within a minute, all attempts within five; the gateway
+# heartbeats every 10 s, so a worker that died mid-call is noticed after 30 s.
 MODEL_ACTIVITY = {
     "start_to_close_timeout": timedelta(seconds=60),
+    "heartbeat_timeout": timedelta(seconds=30),
     "schedule_to_close_timeout": timedelta(minutes=5),
     "retry_policy": LLM_RETRY_POLICY,
 }
