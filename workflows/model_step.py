@@ -81,7 +81,8 @@ class RunBudget:
         return (tokens_in * target.input_per_mtok + max_output * target.output_per_mtok) / 1e6
 
     def reserve(self, amount: float) -> bool:
-        if self.cap_usd is not None and self.spent_usd + self.reserved_usd + amount > self.cap_usd:
+        total = round(self.spent_usd + self.reserved_usd + amount, 12)  # float noise
+        if self.cap_usd is not None and total > self.cap_usd:
             return False
         self.reserved_usd += amount
         return True

@@ -1,0 +1,54 @@
+"""The run budget: worst-case reservation before a call, settlement after; the cap holds
+however many calls are in flight at once."""
+
+from __future__ import annotations
+
+import random
+
+from contracts import ModelTarget
+from workflows.model_step import PROMPT_OVERHEAD_TOKENS, RunBudget
+
+TARGET = ModelTarget(
+    alias="a",
+    provider="openai",
+    model="m",
+    queue="q",
+    context_window=1000,
+    max_output_tokens=500,
+    input_per_mtok=2.0,
+    output_per_mtok=8.0,
+)
+
+
+def test_worst_case_counts_prompt_overhead_variables_and_max_output():
+    variables = {"body": "x" * 3000, "subject": "y" * 300}
+    tokens_in = PROMPT_OVERHEAD_TOKENS + 3300 // 3 + 1
+    assert RunBudget.worst_case(TARGET, variables, 500) == (tokens_in * 2.0 + 500 * 8.0) / 1e6
+
+
+def test_reservations_in_flight_never_exceed_the_cap():
+    budget = RunBudget(cap_usd=0.01)
+    assert [budget.reserve(0.003) for _ in range(4)] == [True, True, True, False]
+    budget.settle(0.003, 0.001)  # a call finished cheaper than its worst case
+    assert budget.reserve(0.003) is True
+    assert round(budget.spent_usd + budget.reserved_usd, 12) == 0.01
+
+
+def test_random_interleavings_keep_spent_plus_reserved_within_cap():
+    rng = random.Random(7)
+    budget, in_flight = RunBudget(cap_usd=0.05), []
+    for _ in range(2000):
+        if in_flight and rng.random() < 0.5:
+            worst = in_flight.pop(rng.randrange(len(in_flight)))
+            budget.settle(worst, worst * rng.random())
+        else:
+            worst = rng.uniform(0.0005, 0.01)
+            if budget.reserve(worst):
+                in_flight.append(worst)
+        assert budget.spent_usd + budget.reserved_usd <= 0.05 + 1e-12
+    assert budget.spent_usd > 0.04  # the cap was actually reached, not trivially avoided
+
+
+def test_no_cap_means_no_limit():
+    budget = RunBudget(cap_usd=None)
+    assert all(budget.reserve(1.0) for _ in range(100))
