@@ -189,6 +189,7 @@ def run_policy(settings: Settings, catalog: Catalog, prompts: PromptLibrary) -> 
         provider_queues={p: settings.provider_queue(p) for p in settings.enabled_providers},
         prompt_versions=settings.prompt_versions,
         run_budget_usd=settings.run_budget_usd,
+        budget_degrade_ratio=settings.budget_degrade_ratio,
     )
 
 

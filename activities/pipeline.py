@@ -44,6 +44,7 @@ class RunPolicy:
     provider_queues: dict[str, str]  # enabled provider -> its task queue
     prompt_versions: dict[str, str] = field(default_factory=dict)  # pins; else newest
     run_budget_usd: float | None = None
+    budget_degrade_ratio: float = 1.0
 
 
 def model_chain(policy: RunPolicy, alias: str) -> list[ModelTarget]:
@@ -124,6 +125,7 @@ class PipelineActivities:
             models=self.models,
             catalog_version=p.catalog.version,
             run_budget_usd=p.run_budget_usd,
+            budget_degrade_ratio=p.budget_degrade_ratio,
         )
 
     @activity.defn(name="persist_run")

@@ -292,6 +292,7 @@ class RunConfig(Wire):
     models: dict[str, list[ModelTarget]] = Field(default_factory=dict)  # by step: the chain
     catalog_version: str | None = None
     run_budget_usd: float | None = None
+    budget_degrade_ratio: float = 1.0  # share of the budget after which the run economises
     auto_resolve_confidence: float
     max_qa_regenerations: int
     review_sla_seconds: float

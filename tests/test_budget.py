@@ -52,3 +52,15 @@ def test_random_interleavings_keep_spent_plus_reserved_within_cap():
 def test_no_cap_means_no_limit():
     budget = RunBudget(cap_usd=None)
     assert all(budget.reserve(1.0) for _ in range(100))
+
+
+def test_past_the_degrade_ratio_the_cheapest_model_goes_first():
+    cheap = TARGET.model_copy(
+        update={"model": "cheap", "input_per_mtok": 0.1, "output_per_mtok": 0.4}
+    )
+    budget = RunBudget(cap_usd=0.01, degrade_ratio=0.8)
+    assert [t.model for t in budget.order([TARGET, cheap])] == ["m", "cheap"]
+    budget.reserve(0.008)
+    budget.settle(0.008, 0.008)
+    assert budget.degraded is True
+    assert [t.model for t in budget.order([TARGET, cheap])] == ["cheap", "m"]

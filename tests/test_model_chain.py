@@ -159,3 +159,20 @@ async def test_open_breaker_costs_no_attempt_and_a_probe_closes_it(env, settings
     ]
     assert [b.state for b in breakers.snapshot() if b.key == key] == ["closed"]
     store.close()
+
+
+async def test_past_the_degrade_threshold_qa_regeneration_is_skipped(env, settings):
+    frugal = settings.model_copy(update={"run_budget_usd": 0.0006, "budget_degrade_ratio": 0.25})
+    card = ticket(body="Why was my card 4111 1111 1111 1111 charged twice on invoice INV-77?")
+    async with running_worker(env.client, frugal):
+        handle = await start(env.client, frugal, card)
+        state = await wait_settled(handle, poll=0.1)
+    assert state.review_reasons == ["qa_failed"]
+    assert [(s.step, s.outcome) for s in state.steps[2:]] == [
+        ("classify", "ok"),
+        ("draft", "ok"),
+        ("qa", "fail"),
+        ("qa", "regeneration_skipped:budget"),
+        ("decide", "review"),
+    ]
+    assert state.cost_usd <= 0.0006

@@ -69,10 +69,22 @@ class RunBudget:
     at the model's price) before it is scheduled and settles to the real cost after, so
     the run cannot exceed the cap, also with calls in parallel."""
 
-    def __init__(self, cap_usd: float | None) -> None:
+    def __init__(self, cap_usd: float | None, degrade_ratio: float = 1.0) -> None:
         self.cap_usd = cap_usd
+        self.degrade_ratio = degrade_ratio
         self.spent_usd = 0.0
         self.reserved_usd = 0.0
+
+    @property
+    def degraded(self) -> bool:
+        """Past the degrade threshold: cheapest models first, optional calls skipped."""
+        return self.cap_usd is not None and self.spent_usd >= self.degrade_ratio * self.cap_usd
+
+    def order(self, chain: list[ModelTarget]) -> list[ModelTarget]:
+        """The chain to walk: as configured, or cheapest first once degraded."""
+        if not self.degraded:
+            return chain
+        return sorted(chain, key=lambda t: (t.output_per_mtok, t.input_per_mtok))
 
     @staticmethod
     def worst_case(target: ModelTarget, variables: dict[str, Any], max_output: int) -> float:
@@ -124,6 +136,7 @@ async def run_model_step(
     skipping models whose breaker is open or that do not fit the run's budget; record every
     attempt and fallback decision. When every breaker is open, wait durably for a probe."""
     seen = _Attempts()
+    chain = budget.order(chain)
     for round_ in range(1, BREAKER_ROUNDS + 1):
         seen.breaker_waits = []
         for target in chain:

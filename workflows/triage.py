@@ -118,7 +118,7 @@ class TriageWorkflow:
                 reply=close.action.reply,
             )
 
-        self.budget = RunBudget(cfg.run_budget_usd)
+        self.budget = RunBudget(cfg.run_budget_usd, cfg.budget_degrade_ratio)
         reasons = list(verdict.review_reasons)
         try:
             classification = await self.classify(cfg, ticket)
@@ -222,6 +222,9 @@ class TriageWorkflow:
                 details={"findings": [f.check for f in qa.findings], "draft_attempt": attempt},
             )
             if qa.passed:
+                break
+            if self.budget.degraded:  # regenerating is optional: a reviewer fixes it instead
+                self.rec.add("qa", StepKind.QA, workflow.now(), "regeneration_skipped:budget")
                 break
             feedback = feedback_lines(qa)
         return draft, qa
