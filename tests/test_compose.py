@@ -283,7 +283,10 @@ def test_model_worker(model: dict) -> None:
         "aiflow",
         "aiflow",
     )
-    assert env["AIFLOW_MODEL_PROVIDER"] == "offline"
+    assert (env["AIFLOW_CLASSIFY_MODEL"], env["AIFLOW_DRAFT_MODEL"]) == (
+        "offline-classify",
+        "offline-draft",
+    )
     assert env["AIFLOW_SEARCH_ATTRIBUTES"] == "register"
     grace = float(env["AIFLOW_SHUTDOWN_GRACE_SECONDS"])
     stop = seconds(worker["stop_grace_period"])
