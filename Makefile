@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell python3 -c "import hashlib;print(hashlib.sha256(open('pyproject.toml','rb').read()).hexdigest()[:12])")
 
-.PHONY: install demo test lint dev clean
+.PHONY: install demo test lint dev clean bench
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -20,6 +20,10 @@ demo: install
 test: install
 	bash scripts/test-prereqs.sh
 	$(PY) -m pytest
+
+## bench: model calls in flight and throughput with 1 s simulated latency on one worker
+bench: install
+	$(PY) -m bench.model_throughput --calls 3000 --concurrency 500 --latency-ms 1000
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     # --- task queues and worker limits
     orchestration_queue: str = ORCHESTRATION_QUEUE
     model_queue: str = MODEL_QUEUE
-    max_concurrent_model_activities: int = 200
+    max_concurrent_model_activities: int = 500  # per provider queue, per worker
     max_concurrent_local_activities: int = 50
     shutdown_grace_seconds: float = 30.0
     # register: add missing ones at start; verify: refuse to start if missing; off: no check

@@ -1,0 +1,34 @@
+"""The throughput benchmark runs end to end (a smoke run: figures live in `make bench`)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from settings import ROOT
+
+
+def test_bench_smoke_run_completes_every_call():
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.model_throughput",
+            "--calls",
+            "50",
+            "--concurrency",
+            "50",
+            "--latency-ms",
+            "200",
+            "--json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout[proc.stdout.index("{") :])
+    assert (report["ok"], report["calls"]) == (50, 50)
+    assert report["peak_in_flight"] == 50
