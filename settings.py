@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     run_budget_usd: float | None = Field(0.05, gt=0)  # no run may cost more
     # Past this share of the budget: cheapest models first, no QA regenerations
     budget_degrade_ratio: float = Field(0.8, gt=0, le=1)
+    # Cap of one call of a step, USD, e.g. {"draft": 0.01}: pricier models are skipped
+    step_budgets_usd: dict[str, float] = Field(default_factory=dict)
     provider_timeout_seconds: float = Field(45.0, gt=0)  # below the activity's 60 s
     # Server-enforced calls/s per provider queue across all workers, e.g. {"openai": 50}
     provider_rate_limits: dict[str, float] = Field(default_factory=dict)

@@ -190,6 +190,7 @@ def run_policy(settings: Settings, catalog: Catalog, prompts: PromptLibrary) -> 
         prompt_versions=settings.prompt_versions,
         run_budget_usd=settings.run_budget_usd,
         budget_degrade_ratio=settings.budget_degrade_ratio,
+        step_budgets_usd=settings.step_budgets_usd,
     )
 
 

@@ -45,6 +45,7 @@ class RunPolicy:
     prompt_versions: dict[str, str] = field(default_factory=dict)  # pins; else newest
     run_budget_usd: float | None = None
     budget_degrade_ratio: float = 1.0
+    step_budgets_usd: dict[str, float] = field(default_factory=dict)
 
 
 def model_chain(policy: RunPolicy, alias: str) -> list[ModelTarget]:
@@ -126,6 +127,7 @@ class PipelineActivities:
             catalog_version=p.catalog.version,
             run_budget_usd=p.run_budget_usd,
             budget_degrade_ratio=p.budget_degrade_ratio,
+            step_budgets_usd=p.step_budgets_usd,
         )
 
     @activity.defn(name="persist_run")

@@ -293,6 +293,7 @@ class RunConfig(Wire):
     catalog_version: str | None = None
     run_budget_usd: float | None = None
     budget_degrade_ratio: float = 1.0  # share of the budget after which the run economises
+    step_budgets_usd: dict[str, float] = Field(default_factory=dict)  # cap of one call, by step
     auto_resolve_confidence: float
     max_qa_regenerations: int
     review_sla_seconds: float

@@ -176,3 +176,37 @@ async def test_past_the_degrade_threshold_qa_regeneration_is_skipped(env, settin
         ("decide", "review"),
     ]
     assert state.cost_usd <= 0.0006
+
+
+async def test_step_cap_and_context_window_skip_models_before_any_call(env, settings, tmp_path):
+    catalog = tmp_path / "models.toml"
+    catalog.write_text(
+        CATALOG.replace(
+            't-classify = ["gpt-4o-mini", "offline-knn-v1"]',
+            't-classify = ["offline-tiny", "offline-knn-v1"]',
+        )
+        + """
+[targets.offline-tiny]
+provider = "offline"
+model = "offline-knn-tiny"
+context_window = 500
+max_output_tokens = 200
+price = { input_per_mtok = 0.15, output_per_mtok = 0.60, simulated = true }
+"""
+    )
+    tight = settings.model_copy(
+        update={
+            "catalog_file": catalog,
+            "classify_model": "t-classify",
+            "step_budgets_usd": {"draft": 1e-9},
+        }
+    )
+    async with running_worker(env.client, tight):
+        handle = await start(env.client, tight, ticket())
+        state = await wait_settled(handle, poll=0.1)
+    assert [(s.step, s.outcome, s.model) for s in state.steps if s.kind == "model"] == [
+        ("classify", "skipped:context_window", "offline-knn-tiny"),
+        ("classify", "ok", "offline-knn-v1"),
+        ("draft", "skipped:step_budget", "offline-template-v1"),
+    ]
+    assert state.review_reasons == ["budget:draft"]

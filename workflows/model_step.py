@@ -64,6 +64,11 @@ BREAKER_ROUNDS = 3
 PROMPT_OVERHEAD_TOKENS = 400
 
 
+def input_tokens_estimate(variables: dict[str, Any]) -> int:
+    """A generous estimate of a call's input tokens (~4 chars/token, counted as 3)."""
+    return PROMPT_OVERHEAD_TOKENS + sum(len(str(v)) for v in variables.values()) // 3 + 1
+
+
 class RunBudget:
     """The run's cost cap. Every call reserves its worst case (input estimate + max output
     at the model's price) before it is scheduled and settles to the real cost after, so
@@ -88,8 +93,7 @@ class RunBudget:
 
     @staticmethod
     def worst_case(target: ModelTarget, variables: dict[str, Any], max_output: int) -> float:
-        chars = sum(len(str(v)) for v in variables.values())
-        tokens_in = PROMPT_OVERHEAD_TOKENS + chars // 3 + 1  # ~4 chars/token, with margin
+        tokens_in = input_tokens_estimate(variables)
         return (tokens_in * target.input_per_mtok + max_output * target.output_per_mtok) / 1e6
 
     def reserve(self, amount: float) -> bool:
@@ -131,6 +135,7 @@ async def run_model_step(
     max_output_tokens: int,
     summary: str,
     key: str | None = None,
+    step_cap_usd: float | None = None,
 ) -> tuple[S, ModelCall]:
     """One structured model step: walk the fallback chain through the gateway activity,
     skipping models whose breaker is open or that do not fit the run's budget; record every
@@ -152,6 +157,7 @@ async def run_model_step(
                 summary,
                 key or step,
                 seen,
+                step_cap_usd,
             )
             if done is not None:
                 return done
@@ -173,6 +179,7 @@ async def _try_target(
     summary: str,
     key: str,
     seen: _Attempts,
+    step_cap_usd: float | None,
 ) -> tuple[S, ModelCall] | None:
     label = f"{target.provider}/{target.model}"
     started = workflow.now()
@@ -191,7 +198,29 @@ async def _try_target(
         seen.fail(label, "circuit breaker open", "error")
         return None
     max_out = min(max_output_tokens, target.max_output_tokens)
+    if input_tokens_estimate(variables) + max_out > target.context_window:
+        recorder.add(
+            step,
+            StepKind.MODEL,
+            started,
+            "skipped:context_window",
+            **ids,
+            details={"context_window": target.context_window},
+        )
+        seen.fail(label, "input too long for its context window", "error")
+        return None
     worst = budget.worst_case(target, variables, max_out)
+    if step_cap_usd is not None and worst > step_cap_usd:
+        recorder.add(
+            step,
+            StepKind.MODEL,
+            started,
+            "skipped:step_budget",
+            **ids,
+            details={"worst_case_usd": round(worst, 8), "step_cap_usd": step_cap_usd},
+        )
+        seen.fail(label, "over the step's cap", "budget")
+        return None
     if not budget.reserve(worst):
         recorder.add(
             step,

@@ -176,6 +176,7 @@ class TriageWorkflow:
             schema=Classification,
             max_output_tokens=CLASSIFY_MAX_TOKENS,
             summary=f"classify ticket {ticket.ticket_id}",
+            step_cap_usd=cfg.step_budgets_usd.get("classify"),
         )
         self.classification = c
         return c
@@ -209,6 +210,7 @@ class TriageWorkflow:
                 max_output_tokens=DRAFT_MAX_TOKENS,
                 summary=f"draft reply #{attempt}",
                 key=f"draft#{attempt}",
+                step_cap_usd=cfg.step_budgets_usd.get("draft"),
             )
             self.draft = draft
             self.set_stage(Stage.QA)
