@@ -164,6 +164,12 @@ class CircuitBreakers:
                     values |= {"state": OPEN, "opened_at": now}
                 conn.execute(_set(key, **values, updated_at=now))
 
+    def is_open(self, key: str) -> bool:
+        """Open and still cooling down: a read, no probe taken. For retries already in
+        flight, which should stop instead of hammering a provider that is down."""
+        row = self._get(key)
+        return row is not None and row.state == OPEN and self._retry_at(row) > self.clock()
+
     def reset(self, key: str) -> bool:
         """Close `key` by hand (the operator knows the provider is back); False if unknown."""
         now = self.clock()

@@ -134,6 +134,12 @@ class ModelGateway:
                 non_retryable=True,
             )
         breaker = breaker_key(inp.target.provider, inp.target.model)
+        # The workflow checked before the first attempt; a retry stops once the breaker has
+        # opened meanwhile, so the workflow falls back instead of waiting out the retries.
+        if request.attempt > 1 and await asyncio.to_thread(self.breakers.is_open, breaker):
+            raise ApplicationError(
+                f"circuit breaker open for {breaker}", type="CircuitOpen", non_retryable=True
+            )
         try:
             response = await _heartbeating(provider.complete(request))
         except ModelError as err:

@@ -102,10 +102,12 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @asynccontextmanager
-async def running_worker(client: Client, settings: Settings) -> AsyncIterator[None]:
-    """aiflow's real workers (orchestration + models) for the duration of a block."""
+async def running_worker(
+    client: Client, settings: Settings, queues: set[str] | None = None
+) -> AsyncIterator[None]:
+    """aiflow's real workers (orchestration + models by default) for a block."""
     stop = asyncio.Event()
-    task = asyncio.create_task(run_workers(settings, client, stop))
+    task = asyncio.create_task(run_workers(settings, client, stop, queues))
     await asyncio.sleep(0)
     try:
         yield

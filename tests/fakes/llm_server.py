@@ -164,6 +164,13 @@ class FakeLLMServer:
             self._queue.extend(behaviours)
         return self
 
+    def reset_script(self, *behaviours: Behaviour) -> FakeLLMServer:
+        """Drop what is left of the script and queue these instead."""
+        with self._lock:
+            self._queue.clear()
+            self._queue.extend(behaviours)
+        return self
+
     @property
     def requests(self) -> list[Recorded]:
         with self._lock:
