@@ -6,7 +6,13 @@ from __future__ import annotations
 import random
 
 from contracts import ModelTarget
-from workflows.model_step import PROMPT_OVERHEAD_TOKENS, RunBudget
+from workflows.model_step import (
+    PROMPT_OVERHEAD_TOKENS,
+    TRUNCATION_MARK,
+    RunBudget,
+    input_tokens_estimate,
+    truncate_to_fit,
+)
 
 TARGET = ModelTarget(
     alias="a",
@@ -64,3 +70,21 @@ def test_past_the_degrade_ratio_the_cheapest_model_goes_first():
     budget.settle(0.008, 0.008)
     assert budget.degraded is True
     assert [t.model for t in budget.order([TARGET, cheap])] == ["cheap", "m"]
+
+
+def test_truncation_cuts_the_longest_text_so_the_widest_window_fits():
+    small = TARGET.model_copy(update={"context_window": 1000, "max_output_tokens": 200})
+    wider = TARGET.model_copy(update={"model": "w", "context_window": 1500})
+    variables = {"subject": "s" * 30, "body": "b" * 9000, "attempt": 1}
+    cut_vars, cut = truncate_to_fit(variables, [small, wider], 200)
+    assert input_tokens_estimate(cut_vars) <= 1500 - 200
+    assert cut_vars["subject"] == "s" * 30
+    assert cut_vars["body"].startswith("b" * 100) and cut_vars["body"].endswith(TRUNCATION_MARK)
+    assert cut == {
+        "variable": "body",
+        "from_chars": 9000,
+        "to_chars": len(cut_vars["body"]) - len(TRUNCATION_MARK),
+        "context_window": 1500,
+        "model": "w",
+    }
+    assert truncate_to_fit({"body": "short"}, [small], 200) == ({"body": "short"}, None)

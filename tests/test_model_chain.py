@@ -210,3 +210,30 @@ price = { input_per_mtok = 0.15, output_per_mtok = 0.60, simulated = true }
         ("draft", "skipped:step_budget", "offline-template-v1"),
     ]
     assert state.review_reasons == ["budget:draft"]
+
+
+async def test_input_too_long_for_every_model_is_truncated_to_fit(env, settings, tmp_path):
+    catalog = tmp_path / "models.toml"
+    catalog.write_text(
+        CATALOG.replace(
+            't-classify = ["gpt-4o-mini", "offline-knn-v1"]',
+            't-classify = ["offline-small"]',
+        )
+        + """
+[targets.offline-small]
+provider = "offline"
+model = "offline-knn-small"
+context_window = 1000
+max_output_tokens = 200
+price = { input_per_mtok = 0.15, output_per_mtok = 0.60, simulated = true }
+"""
+    )
+    small = settings.model_copy(update={"catalog_file": catalog, "classify_model": "t-classify"})
+    long_body = "I was charged twice for my subscription, invoice INV-2291. " * 60
+    async with running_worker(env.client, small):
+        result = await (await start(env.client, small, ticket(body=long_body))).result()
+    classify = [s for s in result.steps if s.step == "classify"]
+    assert [(s.kind.value, s.outcome) for s in classify] == [("code", "truncated"), ("model", "ok")]
+    assert classify[0].details["variable"] == "body"
+    assert classify[0].details["from_chars"] == len(long_body.strip())
+    assert result.category == "billing"

@@ -69,6 +69,37 @@ def input_tokens_estimate(variables: dict[str, Any]) -> int:
     return PROMPT_OVERHEAD_TOKENS + sum(len(str(v)) for v in variables.values()) // 3 + 1
 
 
+TRUNCATION_MARK = "\n[…truncated to fit the model's context window]"
+
+
+def truncate_to_fit(
+    variables: dict[str, Any], chain: list[ModelTarget], max_output_tokens: int
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The truncation policy for context overflow: when no model of the chain can hold the
+    input, cut the longest text variable (its end) so the largest window can."""
+
+    def room(t: ModelTarget) -> int:
+        return t.context_window - min(max_output_tokens, t.max_output_tokens)
+
+    if any(input_tokens_estimate(variables) <= room(t) for t in chain):
+        return variables, None
+    widest = max(chain, key=room)
+    name = max(
+        (k for k, v in variables.items() if isinstance(v, str)), key=lambda k: len(variables[k])
+    )
+    excess_chars = (input_tokens_estimate(variables) - room(widest)) * 3 + len(TRUNCATION_MARK)
+    text = variables[name]
+    keep = max(0, len(text) - excess_chars)
+    cut = {
+        "variable": name,
+        "from_chars": len(text),
+        "to_chars": keep,
+        "context_window": widest.context_window,
+        "model": widest.model,
+    }
+    return {**variables, name: text[:keep] + TRUNCATION_MARK}, cut
+
+
 class RunBudget:
     """The run's cost cap. Every call reserves its worst case (input estimate + max output
     at the model's price) before it is scheduled and settles to the real cost after, so
@@ -142,6 +173,10 @@ async def run_model_step(
     attempt and fallback decision. When every breaker is open, wait durably for a probe."""
     seen = _Attempts()
     chain = budget.order(chain)
+    started = workflow.now()
+    variables, cut = truncate_to_fit(variables, chain, max_output_tokens)
+    if cut is not None:
+        recorder.add(step, StepKind.CODE, started, "truncated", details=cut)
     for round_ in range(1, BREAKER_ROUNDS + 1):
         seen.breaker_waits = []
         for target in chain:
