@@ -33,6 +33,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from activities.store import create_schema
+
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 _CLOSED: dict[str, Any] = {
     "state": CLOSED,
@@ -123,7 +125,7 @@ class CircuitBreakers:
         self.engine, self.policy, self.clock = engine, policy, clock
 
     def create_schema(self) -> None:
-        SQLModel.metadata.create_all(self.engine, tables=[BreakerRow.__table__])
+        create_schema(self.engine, [BreakerRow.__table__])
 
     def acquire(self, key: str) -> BreakerDecision:
         """May a call to `key` go out now? Open → at most one caller, the probe, gets yes."""

@@ -16,6 +16,7 @@ from sqlalchemy import JSON, Column, Text, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 from activities.providers.base import ModelResponse
@@ -114,6 +115,16 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
+def create_schema(engine: Engine, tables: list | None = None, attempts: int = 5) -> None:
+    for attempt in range(1, attempts + 1):
+        try:
+            SQLModel.metadata.create_all(engine, tables=tables)
+            return
+        except (OperationalError, ProgrammingError, IntegrityError):
+            if attempt == attempts:
+                raise
+
+
 class Store:
     """Synchronous store API; activities call it from the worker's thread pool."""
 
@@ -121,8 +132,10 @@ class Store:
         self.url = url
         self.engine = make_engine(url)
 
-    def create_schema(self) -> None:
-        SQLModel.metadata.create_all(self.engine)
+    def create_schema(self, tables: list | None = None) -> None:
+        """Create missing tables. Several workers may start at once on a fresh database:
+        one that loses the race to create a table sees it exist and tries again."""
+        create_schema(self.engine, tables)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, func
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 
 from activities.store import BlobRow, RunRow, StepRow, Store
 from contracts import (
@@ -295,3 +295,20 @@ def test_unicode_and_large_reasoning_round_trip(store: Store):
     assert len(got[0].reasoning) == len(reasoning)
     assert got[0].reasoning == reasoning
     assert store.get_run("wf-üñí-😀").review_reasons == ["reason with ünïcödé"]
+
+
+def test_workers_starting_at_once_on_a_fresh_database_all_create_the_schema(tmp_path):
+    """Several workers create the schema at the same moment; losers of the race retry."""
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+
+    def start_one(_: int) -> list[str]:
+        store = Store(url)
+        try:
+            store.create_schema()
+            return sorted(SQLModel.metadata.tables)
+        finally:
+            store.close()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(start_one, range(8)))
+    assert results == [sorted(SQLModel.metadata.tables)] * 8
