@@ -237,3 +237,18 @@ price = { input_per_mtok = 0.15, output_per_mtok = 0.60, simulated = true }
     assert classify[0].details["variable"] == "body"
     assert classify[0].details["from_chars"] == len(long_body.strip())
     assert result.category == "billing"
+
+
+async def test_a_retried_activity_does_not_pay_again_for_an_answer_it_already_got(
+    env, openai_settings, fake
+):
+    """Attempt 1 gets an answer (recorded), then dies on the re-ask (500). Attempt 2 reuses
+    the recorded answer instead of sending the first request again."""
+    fake.script(Reply('{"category": "billing"}'), Fail(500), Reply(GOOD))
+    async with running_worker(env.client, openai_settings):
+        result = await (await start(env.client, openai_settings, ticket())).result()
+    assert [len(r.body["messages"]) for r in fake.requests] == [2, 4, 4]
+    classify = result.steps[2]
+    assert (classify.outcome, classify.provider, classify.attempt) == ("ok", "openai", 2)
+    assert classify.details["reasks"] == 1
+    assert (classify.input_tokens, classify.output_tokens) == (42, 18)  # 2 calls paid, not 3
