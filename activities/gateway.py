@@ -104,6 +104,9 @@ class ModelGateway:
         self.catalog = catalog
         self.prompts = prompts
         self.store = store
+        unknown = {p.output_schema for p in prompts.all()} - set(SCHEMAS)
+        if unknown:  # a prompt file naming a schema no code knows fails the worker at start
+            raise PromptError(f"unknown output_schema {sorted(unknown)} (known: {sorted(SCHEMAS)})")
         self.targets: dict[tuple[str, str], Target] = {
             (t.provider, t.model): t for alias in catalog.aliases for t in catalog.chain(alias)
         }
@@ -163,6 +166,15 @@ class ModelGateway:
         except PromptError as err:
             raise ApplicationError(str(err), type="PromptError", non_retryable=True) from err
         schema = SCHEMAS[prompt.output_schema]
+        # Checked before any call: an unpriceable model must fail before it is paid.
+        target = self.targets.get((inp.target.provider, inp.target.model))
+        if target is None:
+            raise ApplicationError(
+                f"{inp.target.provider}/{inp.target.model} is not in catalogue "
+                f"{self.catalog.version}",
+                type="UnknownModel",
+                non_retryable=True,
+            )
         attempt = activity.info().attempt
         request = ModelRequest(
             task=prompt.task,
@@ -214,14 +226,6 @@ class ModelGateway:
                         "request_key": f"{inp.workflow_id}:{inp.step}:reask{reask + 1}",
                     }
                 )
-        target = self.targets.get((inp.target.provider, inp.target.model))
-        if target is None:
-            raise ApplicationError(
-                f"{inp.target.provider}/{inp.target.model} is not in catalogue "
-                f"{self.catalog.version}",
-                type="UnknownModel",
-                non_retryable=True,
-            )
         cost = self.catalog.price(target, usage)
         return ModelStepResult(
             output=output.model_dump(mode="json"),

@@ -82,6 +82,9 @@ class PromptLibrary:
             )
             self._prompts[(prompt.id, prompt.version)] = prompt
 
+    def all(self) -> list[Prompt]:
+        return list(self._prompts.values())
+
     def ids(self) -> list[str]:
         return sorted({pid for pid, _ in self._prompts})
 

@@ -21,7 +21,7 @@ from temporalio.service import RPCError
 
 from contracts import ReviewAction, ReviewDecision
 from settings import Settings
-from starter.submit import workflow_id_for
+from starter.submit import ticket_handle
 from worker import connect
 from workflows.triage import TriageWorkflow
 
@@ -70,7 +70,7 @@ async def amain(
     except ValidationError as err:
         print(f"aiflow review: invalid decision: {err.errors()[0]['msg']}", file=sys.stderr)
         return 2
-    handle = client.get_workflow_handle_for(TriageWorkflow.run, workflow_id_for(args.ticket_id))
+    handle = ticket_handle(client, args.ticket_id)
     try:
         await handle.signal(TriageWorkflow.submit_review, decision)
     except RPCError as err:

@@ -13,7 +13,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from settings import Settings
-from starter.submit import workflow_id_for
+from starter.submit import ticket_handle
 from worker import connect
 from workflows.triage import TriageWorkflow
 
@@ -33,7 +33,7 @@ async def amain(
 ) -> int:
     args = parser().parse_args(argv)
     client = client or await connect(settings or Settings())
-    handle = client.get_workflow_handle_for(TriageWorkflow.run, workflow_id_for(args.ticket_id))
+    handle = ticket_handle(client, args.ticket_id)
     try:
         desc = await handle.describe()
         if desc.status == WorkflowExecutionStatus.COMPLETED:

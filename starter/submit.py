@@ -35,6 +35,11 @@ def workflow_id_for(ticket_id: str) -> str:
     return "ticket-sha256-" + hashlib.sha256(ticket_id.encode()).hexdigest()
 
 
+def ticket_handle(client: Client, ticket_id: str) -> WorkflowHandle:
+    """The triage run of a ticket, typed (for its query, signal and result)."""
+    return client.get_workflow_handle_for(TriageWorkflow.run, workflow_id_for(ticket_id))
+
+
 def offload_large_body(ticket: Ticket, store: Store, max_chars: int) -> Ticket:
     """Keep oversized bodies out of history: store them whole, send a reference + preview."""
     if ticket.body is None or len(ticket.body) <= max_chars:
@@ -85,8 +90,7 @@ async def submit(client: Client, settings: Settings, store: Store, raw: dict) ->
         )
         return Submitted(ticket.ticket_id, handle)
     except WorkflowAlreadyStartedError:
-        handle = client.get_workflow_handle_for(TriageWorkflow.run, wf_id)
-        return Submitted(ticket.ticket_id, handle, duplicate=True)
+        return Submitted(ticket.ticket_id, ticket_handle(client, ticket.ticket_id), duplicate=True)
 
 
 async def wait_settled(handle: WorkflowHandle, poll: float = 0.5) -> TriageResult | RunState:

@@ -11,7 +11,7 @@ from activities.breaker import BreakerPolicy, CircuitBreakers
 from activities.catalog import Catalog
 from activities.errors import ProviderUnavailable
 from activities.gateway import ModelGateway, repair_json
-from activities.prompts import PromptLibrary
+from activities.prompts import PromptError, PromptLibrary
 from activities.providers.base import ModelRequest, ModelResponse
 from activities.store import Store
 from contracts import ModelStepInput, ModelTarget, PromptRef, Usage
@@ -162,3 +162,30 @@ async def test_prompt_changed_since_pinned_is_refused(make):
         await ActivityEnvironment().run(make(Scripted(GOOD)).model_call, step_input("0" * 64))
     assert (caught.value.type, caught.value.non_retryable) == ("PromptError", True)
     assert caught.value.message == "prompt triage.classify@v1 changed since the run pinned it"
+
+
+async def test_a_model_missing_from_the_catalogue_fails_before_it_is_paid(make):
+    provider = Scripted(GOOD)
+    inp = step_input()
+    inp.target = inp.target.model_copy(update={"model": "not-in-catalogue"})
+    with pytest.raises(ApplicationError) as caught:
+        await ActivityEnvironment().run(make(provider).model_call, inp)
+    assert (caught.value.type, caught.value.non_retryable) == ("UnknownModel", True)
+    assert provider.requests == []
+
+
+def test_a_prompt_naming_an_unknown_schema_fails_the_worker_at_start(tmp_path):
+    source = (ROOT / "data" / "prompts" / "triage.classify.v1.toml").read_text()
+    (tmp_path / "triage.classify.v1.toml").write_text(
+        source.replace('output_schema = "Classification"', 'output_schema = "Nope"')
+    )
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    with pytest.raises(PromptError, match=r"unknown output_schema \['Nope'\]"):
+        ModelGateway(
+            {},
+            Catalog.load(ROOT / "data" / "models.toml"),
+            PromptLibrary(tmp_path),
+            store,
+            CircuitBreakers(store.engine, BreakerPolicy()),
+        )
+    store.close()

@@ -7,9 +7,8 @@ instead of copying them. All of it is deterministic workflow code.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel
 from temporalio import workflow
 
 from contracts import (
@@ -27,8 +26,6 @@ from workflows.policies import STORE_LOCAL_ACTIVITY
 
 with workflow.unsafe.imports_passed_through():
     from activities.pipeline import PipelineActivities
-
-S = TypeVar("S", bound=BaseModel)
 
 
 class StepRecorder:
