@@ -31,4 +31,6 @@ def test_bench_smoke_run_completes_every_call():
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(proc.stdout[proc.stdout.index("{") :])
     assert (report["ok"], report["calls"]) == (50, 50)
-    assert report["peak_in_flight"] == 50
+    # How close the peak gets to 50 is a timing figure (make bench reports it); that it
+    # never exceeds the 50 worker slots is an invariant.
+    assert 1 <= report["peak_in_flight"] <= report["worker_slots"] == 50
