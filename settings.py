@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     auto_resolve_confidence: float = Field(0.60, ge=0.0, le=1.0)
     max_qa_regenerations: int = Field(2, ge=0, le=5)
     review_sla_seconds: float = Field(24 * 3600.0, gt=0)
+    # After the first SLA a review is escalated once (notice + this second SLA; empty:
+    # the same as the first); after the second, the run takes the safe default:
+    # escalate (route to the escalations queue, send nothing) or reject (send nothing).
+    review_escalation_sla_seconds: float | None = Field(None, gt=0)
+    review_safe_default: Literal["escalate", "reject"] = "escalate"
+    notify_webhook_url: SecretStr | None = None  # escalation notices are POSTed here
     max_body_chars: int = Field(20_000, gt=0)  # longer bodies are stored, not sent, and rejected
 
     # --- models: aliases of the catalogue (data/models.toml), one per model step
@@ -68,6 +74,10 @@ class Settings(BaseSettings):
     # Cap of one call of a step, USD, e.g. {"draft": 0.01}: pricier models are skipped
     step_budgets_usd: dict[str, float] = Field(default_factory=dict)
     provider_timeout_seconds: float = Field(45.0, gt=0)  # below the activity's 60 s
+    # Latency budget per step, ms: a step over it is marked on its record and counted
+    step_latency_budgets_ms: dict[str, float] = Field(
+        default_factory=lambda: {"classify": 3000.0, "draft": 6000.0, "run": 15000.0}
+    )
     # Server-enforced calls/s per provider queue across all workers, e.g. {"openai": 50}
     provider_rate_limits: dict[str, float] = Field(default_factory=dict)
 
@@ -93,10 +103,32 @@ class Settings(BaseSettings):
     offline_fault_kinds: Annotated[list[FaultKind], NoDecode] = ["rate_limit", "server_error"]
     offline_fault_max_attempt: int | None = None
 
+    # --- drift: the DriftCheck workflow (aiflow drift run / the aiflow-drift schedule)
+    drift_recent_seconds: float = Field(24 * 3600.0, gt=0)  # the recent window: the last day
+    drift_baseline_seconds: float = Field(7 * 24 * 3600.0, gt=0)  # the baseline: before it
+    drift_min_samples: int = Field(50, ge=1)  # fewer in either window: no verdict, no alert
+    drift_webhook_url: SecretStr | None = None  # drift alerts are POSTed here
+
     # --- the embedded dev server (aiflow dev / aiflow demo)
     dev_ip: str = "127.0.0.1"
     dev_port: int = 7233
     dev_ui_port: int = 8233
+
+    # --- review web page (aiflow review serve)
+    # Reviewer identity -> token, JSON: {"ana@example.com": "<token>"}. A value may also be
+    # "sha256:<hex digest of the token>", so the plain token need not be stored here.
+    review_tokens: dict[str, SecretStr] = Field(default_factory=dict)
+    review_web_host: str = "127.0.0.1"
+    review_web_port: int = Field(8300, ge=0, le=65535)
+    review_session_secret: SecretStr | None = None  # signs session cookies; unset: per process
+    review_session_seconds: float = Field(8 * 3600.0, gt=0)  # a login lasts this long
+
+    # --- metrics: Temporal SDK + aiflow metrics at http://ADDRESS/metrics; empty: off
+    metrics_address: str | None = None  # e.g. 127.0.0.1:9464 (0.0.0.0:9464 in a container)
+    metrics_poll_seconds: float = Field(15.0, gt=0)  # review queue and breaker gauges
+    # OpenTelemetry tracing, off unless set: spans go to ENDPOINT/v1/traces (OTLP/HTTP)
+    otel_endpoint: str | None = None  # e.g. http://otel-collector:4318
+    otel_service_name: str = "aiflow-worker"
 
     # --- logging
     log_level: str = "INFO"

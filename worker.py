@@ -12,14 +12,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import logging
 import signal
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from datetime import timedelta
+from typing import Any
 
 import structlog
+from pydantic import SecretStr
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
     ListSearchAttributesRequest,
@@ -28,55 +30,38 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities import logs
 from activities.breaker import BreakerPolicy, CircuitBreakers
 from activities.catalog import Catalog
+from activities.drift import DriftActivities
 from activities.gateway import ModelGateway
 from activities.pipeline import PipelineActivities, RunPolicy
 from activities.prompts import PromptLibrary
-from activities.providers.anthropic_provider import AnthropicProvider, build_anthropic_client
 from activities.providers.base import ModelProvider
 from activities.providers.offline import OfflineConfig, OfflineProvider
-from activities.providers.openai_provider import OpenAIProvider, build_openai_client
 from activities.store import Store
+from activities.telemetry import StoreGauges, prometheus_runtime
+from activities.tracing import Tracing
+from activities.webhook import Webhook
 from settings import Settings
+from workflows.drift import DriftWorkflow
 from workflows.search_attributes import ALL_KEYS, SEARCH_ATTRIBUTE_TYPES
 from workflows.triage import TriageWorkflow
 
-WORKFLOWS = [TriageWorkflow]
+WORKFLOWS = [TriageWorkflow, DriftWorkflow]
 DEFAULT_ADDRESS = "localhost:7233"
 log = structlog.get_logger("aiflow.worker")
 
 
 def configure_logging(settings: Settings) -> None:
-    """structlog once per process: console in a terminal, JSON otherwise."""
-    json_logs = settings.log_format == "json" or (
-        settings.log_format == "auto" and not sys.stderr.isatty()
-    )
-    renderer = structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer()
-    shared = [
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-    ]
-    structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        cache_logger_on_first_use=True,
-    )
-    handler = logging.StreamHandler()
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=shared,
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
-        )
-    )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(settings.log_level.upper())
+    """structlog + stdlib once per process (activities/logs.py): console in a terminal,
+    JSON otherwise, Temporal ids on every event, sensitive values redacted."""
+    logs.configure_logging(settings.log_level, settings.log_format)
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
@@ -84,7 +69,11 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     once per process rather than once per run)."""
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(
-            "contracts", "workflows.intake", "workflows.rules", "workflows.qa"
+            "contracts",
+            "workflows.intake",
+            "workflows.rules",
+            "workflows.qa",
+            "workflows.drift_stats",
         )
     )
 
@@ -94,15 +83,26 @@ def configured_address() -> str | None:
     return ClientConfig.load_client_connect_config().get("target_host")
 
 
-async def connect(settings: Settings | None = None, target_host: str | None = None) -> Client:
+async def connect(
+    settings: Settings | None = None,
+    target_host: str | None = None,
+    runtime: Runtime | None = None,
+    plugins: list | None = None,
+) -> Client:
     """A client from Temporal's env config (TEMPORAL_* variables, TOML profiles);
-    `target_host` overrides the address (the embedded dev server)."""
+    `target_host` overrides the address (the embedded dev server); `runtime` carries the
+    process's metrics endpoint."""
     # The embedded server takes nothing from a developer's own profile (TLS, API key).
     config = (
         {"target_host": target_host} if target_host else ClientConfig.load_client_connect_config()
     )
     config.setdefault("target_host", DEFAULT_ADDRESS)
-    return await Client.connect(**config, data_converter=pydantic_data_converter)
+    return await Client.connect(
+        **config,
+        data_converter=pydantic_data_converter,
+        runtime=runtime,
+        plugins=plugins or [],
+    )
 
 
 class SearchAttributesMissing(RuntimeError):
@@ -143,9 +143,28 @@ async def ensure_search_attributes(
 
 
 def build_providers(settings: Settings) -> dict[str, ModelProvider]:
-    """One provider (and one SDK client, max_retries=0) per enabled provider, per process."""
+    """One provider (and one SDK client, max_retries=0) per enabled provider, per process.
+    Vendor SDKs are imported only when their provider is enabled (anthropic alone takes
+    ~2 s to import: every `aiflow` command would pay it)."""
     timeout = settings.provider_timeout_seconds
-    secret = lambda v: v.get_secret_value() if v else None  # noqa: E731
+
+    def secret(value: SecretStr | None) -> str | None:
+        return value.get_secret_value() if value else None
+
+    def openai(key: str | None, base_url: str | None, **kw: str) -> ModelProvider:
+        from activities.providers.openai_provider import OpenAIProvider, build_openai_client
+
+        return OpenAIProvider(build_openai_client(key, base_url, timeout), **kw)
+
+    def anthropic() -> ModelProvider:
+        from activities.providers.anthropic_provider import (
+            AnthropicProvider,
+            build_anthropic_client,
+        )
+
+        key, url = secret(settings.anthropic_api_key), settings.anthropic_base_url
+        return AnthropicProvider(build_anthropic_client(key, url, timeout))
+
     builders = {
         "offline": lambda: OfflineProvider(
             OfflineConfig(
@@ -157,20 +176,12 @@ def build_providers(settings: Settings) -> dict[str, ModelProvider]:
                 data_dir=settings.data_dir / "offline",
             )
         ),
-        "openai": lambda: OpenAIProvider(
-            build_openai_client(secret(settings.openai_api_key), settings.openai_base_url, timeout),
-            api=settings.openai_api,
+        "openai": lambda: openai(
+            secret(settings.openai_api_key), settings.openai_base_url, api=settings.openai_api
         ),
-        "anthropic": lambda: AnthropicProvider(
-            build_anthropic_client(
-                secret(settings.anthropic_api_key), settings.anthropic_base_url, timeout
-            )
-        ),
-        "local": lambda: OpenAIProvider(
-            build_openai_client(
-                secret(settings.local_api_key) or "none", settings.local_base_url, timeout
-            ),
-            name="local",
+        "anthropic": anthropic,
+        "local": lambda: openai(
+            secret(settings.local_api_key) or "none", settings.local_base_url, name="local"
         ),
     }
     return {name: builders[name]() for name in settings.enabled_providers}
@@ -191,7 +202,26 @@ def run_policy(settings: Settings, catalog: Catalog, prompts: PromptLibrary) -> 
         run_budget_usd=settings.run_budget_usd,
         budget_degrade_ratio=settings.budget_degrade_ratio,
         step_budgets_usd=settings.step_budgets_usd,
+        review_escalation_sla_seconds=settings.review_escalation_sla_seconds,
+        review_safe_default=settings.review_safe_default,
+        latency_budgets_ms=settings.step_latency_budgets_ms,
     )
+
+
+# Called with the gateway and each model Worker's keyword arguments just before the Worker
+# is built; may add to them (interceptors, poller behaviour, more gateway activities).
+ModelWorkerHook = Callable[[ModelGateway, dict[str, Any]], None]
+
+
+def breaker_policy(settings: Settings) -> BreakerPolicy:
+    """The policy from the `AIFLOW_BREAKER_*` settings."""
+    values = {f: getattr(settings, f"breaker_{f}", None) for f in BreakerPolicy.model_fields}
+    return BreakerPolicy(**{f: v for f, v in values.items() if v is not None})
+
+
+def breakers_for(settings: Settings, store: Store) -> CircuitBreakers:
+    """The fleet-wide circuit breakers, kept in the store."""
+    return CircuitBreakers(store.engine, breaker_policy(settings))
 
 
 def build_workers(
@@ -200,26 +230,35 @@ def build_workers(
     store: Store,
     executor: ThreadPoolExecutor,
     queues: set[str] | None = None,
+    *,
+    providers: dict[str, ModelProvider] | None = None,
+    model_worker_hook: ModelWorkerHook | None = None,
 ) -> list[Worker]:
     """One Worker for orchestration (workflows + local activities), and one per enabled
-    provider's model queue, so each provider's rate limit is enforced by the server."""
+    provider's model queue, so each provider's rate limit is enforced by the server.
+
+    For tests and the benchmark, which run this production path as it is: `providers`
+    replaces `build_providers(settings)` (a wrapped or scripted provider), and
+    `model_worker_hook` adjusts each model Worker's options."""
     queues = queues or {"orchestration", "models"}
     grace = timedelta(seconds=settings.shutdown_grace_seconds)
     catalog = Catalog.load(settings.catalog_path)
     prompts = PromptLibrary(settings.data_dir / "prompts")
-    breakers = CircuitBreakers(
-        store.engine,
-        BreakerPolicy(
-            failure_threshold=settings.breaker_failure_threshold,
-            window_seconds=settings.breaker_window_seconds,
-            open_seconds=settings.breaker_open_seconds,
-            probe_timeout_seconds=settings.breaker_probe_timeout_seconds,
-        ),
-    )
+    breakers = breakers_for(settings, store)
     breakers.create_schema()
     workers = []
     if "orchestration" in queues:
-        pipeline = PipelineActivities(store, run_policy(settings, catalog, prompts), breakers)
+        webhook = settings.notify_webhook_url
+        drift_hook = settings.drift_webhook_url
+        drift = DriftActivities(
+            store, Webhook(drift_hook.get_secret_value()) if drift_hook else None
+        )
+        pipeline = PipelineActivities(
+            store,
+            run_policy(settings, catalog, prompts),
+            breakers,
+            Webhook(webhook.get_secret_value()) if webhook else None,
+        )
         workers.append(
             Worker(
                 client,
@@ -229,6 +268,10 @@ def build_workers(
                     pipeline.resolve_run_config,
                     pipeline.persist_run,
                     pipeline.breaker_acquire,
+                    pipeline.notify,
+                    drift.record_features,
+                    drift.snapshot,
+                    drift.alert,
                 ],
                 activity_executor=executor,
                 max_concurrent_local_activities=settings.max_concurrent_local_activities,
@@ -237,28 +280,33 @@ def build_workers(
             )
         )
     if "models" in queues:
-        gateway = ModelGateway(build_providers(settings), catalog, prompts, store, breakers)
+        if providers is None:
+            providers = build_providers(settings)
+        gateway = ModelGateway(providers, catalog, prompts, store, breakers)
         for provider in gateway.providers:
-            workers.append(
-                Worker(
-                    client,
-                    task_queue=settings.provider_queue(provider),
-                    activities=[gateway.model_call],
-                    max_concurrent_activities=settings.max_concurrent_model_activities,
-                    max_task_queue_activities_per_second=settings.provider_rate_limits.get(
-                        provider
-                    ),
-                    graceful_shutdown_timeout=grace,
-                )
-            )
+            options: dict[str, Any] = {
+                "task_queue": settings.provider_queue(provider),
+                "activities": [gateway.model_call, gateway.model_call_batch],
+                "max_concurrent_activities": settings.max_concurrent_model_activities,
+                "max_task_queue_activities_per_second": settings.provider_rate_limits.get(provider),
+                "graceful_shutdown_timeout": grace,
+            }
+            if model_worker_hook is not None:
+                model_worker_hook(gateway, options)
+            workers.append(Worker(client, **options))
     return workers
 
 
 async def run_workers(
-    settings: Settings, client: Client, stop: asyncio.Event, queues: set[str] | None = None
+    settings: Settings,
+    client: Client,
+    stop: asyncio.Event,
+    queues: set[str] | None = None,
+    *,
+    model_worker_hook: ModelWorkerHook | None = None,
 ) -> None:
     """Run until `stop` is set, then shut down gracefully (in-flight activities get the
-    grace period to finish)."""
+    grace period to finish). `model_worker_hook` as in `build_workers`."""
     store = Store(settings.store_url)
     store.create_schema()
     if settings.search_attributes != "off":
@@ -267,8 +315,18 @@ async def run_workers(
     executor = ThreadPoolExecutor(max_workers=settings.max_concurrent_local_activities)
     try:
         async with AsyncExitStack() as stack:
-            for w in build_workers(client, settings, store, executor, queues):
+            workers = build_workers(
+                client, settings, store, executor, queues, model_worker_hook=model_worker_hook
+            )
+            for w in workers:
                 await stack.enter_async_context(w)
+            gauges = None
+            if "orchestration" in (queues or {"orchestration"}):
+                runtime = client.service_client.config.runtime or Runtime.default()
+                sampler = StoreGauges(runtime.metric_meter, store, breakers_for(settings, store))
+                gauges = asyncio.create_task(
+                    sampler.run(settings.metrics_poll_seconds, stop, executor)
+                )
             log.info(
                 "worker.started",
                 namespace=client.namespace,
@@ -276,6 +334,8 @@ async def run_workers(
             )
             await stop.wait()
             log.info("worker.stopping", grace_seconds=settings.shutdown_grace_seconds)
+            if gauges is not None:
+                gauges.cancel()  # a sample in flight finishes on its thread
     finally:
         executor.shutdown(wait=True)
         store.close()
@@ -305,8 +365,21 @@ def main(argv: list[str] | None = None) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        client = await connect(settings)
-        await run_workers(settings, client, stop, queues)
+        runtime = prometheus_runtime(settings.metrics_address) if settings.metrics_address else None
+        tracing = None
+        if settings.otel_endpoint:
+            tracing = Tracing(settings.otel_endpoint, settings.otel_service_name)
+            log.info("tracing.exporting", endpoint=settings.otel_endpoint)
+        client = await connect(
+            settings, runtime=runtime, plugins=[tracing.plugin] if tracing else None
+        )
+        if runtime is not None:
+            log.info("metrics.serving", url=f"http://{settings.metrics_address}/metrics")
+        try:
+            await run_workers(settings, client, stop, queues)
+        finally:
+            if tracing is not None:
+                await asyncio.to_thread(tracing.shutdown)
 
     try:
         asyncio.run(_run())

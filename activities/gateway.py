@@ -5,7 +5,8 @@ walks the fallback chain), and returns aiflow's own result: the output validated
 the prompt's schema, usage, cost, latency, attempt. On the way:
 
 - the provider's answer is recorded against (workflow, step, request hash) before
-  anything else, so a retry after a worker died reuses it instead of paying again;
+  anything else, so a retry after a worker died reuses it instead of paying again (group
+  commit: `activities.response_log`);
 - output that does not validate is repaired deterministically, then re-asked once with
   the validation errors; still invalid → a non-retryable `InvalidStructuredOutput` with
   the partial answer attached (the workflow moves to the next model, then to review);
@@ -30,12 +31,17 @@ from activities.catalog import Catalog, Target
 from activities.errors import MalformedOutput, ModelError, RetryableModelError, to_application_error
 from activities.prompts import Prompt, PromptError, PromptLibrary
 from activities.providers.base import Message, ModelProvider, ModelRequest, ModelResponse
+from activities.response_log import ResponseLog
 from activities.store import Store
 from contracts import Classification, Draft, ModelCall, ModelStepInput, ModelStepResult, Usage
+from contracts.batch import ModelBatchInput, ModelBatchItem, ModelBatchResult, ModelCallError
 
 SCHEMAS: dict[str, type[BaseModel]] = {"Classification": Classification, "Draft": Draft}
 REASK_LIMIT = 1  # one corrective call; after that the next model tier is cheaper than more
 PARTIAL_CHARS = 2000  # of an unusable answer kept for the reviewer
+# A batch's payload must stay under the server's 2 MiB limit; bodies over the intake cap
+# travel as references, so 50 calls of ~20 kB variables fit.
+MAX_BATCH_CALLS = 50
 HEARTBEAT_SECONDS = 10.0  # the model profile's heartbeat timeout is 30 s
 T = TypeVar("T")
 
@@ -98,12 +104,15 @@ class ModelGateway:
         prompts: PromptLibrary,
         store: Store,
         breakers: CircuitBreakers,
+        *,
+        response_log: ResponseLog | None = None,
     ) -> None:
         self.breakers = breakers
         self.providers = providers
         self.catalog = catalog
         self.prompts = prompts
         self.store = store
+        self.responses = response_log or ResponseLog(store)
         unknown = {p.output_schema for p in prompts.all()} - set(SCHEMAS)
         if unknown:  # a prompt file naming a schema no code knows fails the worker at start
             raise PromptError(f"unknown output_schema {sorted(unknown)} (known: {sorted(SCHEMAS)})")
@@ -112,9 +121,10 @@ class ModelGateway:
         }
 
     async def _answer(
-        self, inp: ModelStepInput, request: ModelRequest
+        self, inp: ModelStepInput, request: ModelRequest, succeeded: set[str] | None
     ) -> tuple[ModelResponse, bool]:
-        """The provider's answer, or the one recorded by an earlier attempt (reused=True)."""
+        """The provider's answer, or the one recorded by an earlier attempt (reused=True).
+        A batch collects its breaker successes in `succeeded` and records each key once."""
         key = hashlib.sha256(
             json.dumps(
                 [
@@ -126,7 +136,7 @@ class ModelGateway:
                 sort_keys=True,
             ).encode()
         ).hexdigest()
-        recorded = await asyncio.to_thread(self.store.get_response, inp.workflow_id, inp.step, key)
+        recorded = await self.responses.get(inp.workflow_id, inp.step, key)
         if recorded is not None:
             return recorded, True
         provider = self.providers.get(inp.target.provider)
@@ -153,13 +163,72 @@ class ModelGateway:
                 extra={"error": type(err).__name__, "model": request.model, "step": inp.step},
             )
             raise to_application_error(err) from err
-        # Recorded before anything else can fail: a retry must not pay for it again.
-        await asyncio.to_thread(self.store.put_response, inp.workflow_id, inp.step, key, response)
-        await asyncio.to_thread(self.breakers.record_success, breaker)
+        # Recorded (committed) before anything else can fail: a retry must not pay again.
+        await self.responses.put(inp.workflow_id, inp.step, key, response)
+        if succeeded is None:
+            await asyncio.to_thread(self.breakers.record_success, breaker)
+        else:
+            succeeded.add(breaker)
         return response, False
 
     @activity.defn(name="model_call")
     async def model_call(self, inp: ModelStepInput) -> ModelStepResult:
+        return await self._call(inp)
+
+    @activity.defn(name="model_call_batch")
+    async def model_call_batch(self, inp: ModelBatchInput) -> ModelBatchResult:
+        """Independent model calls in ONE activity task, run concurrently: for workflows
+        with many at once, the server handles one task per batch instead of per call.
+
+        Each call is exactly `model_call` (own response-log entry, validation, cost). A
+        non-retryable failure is reported in its item; a retryable one fails the batch,
+        and the retry reuses every answer already recorded, so nothing is paid twice."""
+        if len(inp.calls) > MAX_BATCH_CALLS:
+            raise ApplicationError(
+                f"{len(inp.calls)} calls in one batch (at most {MAX_BATCH_CALLS})",
+                type="BatchTooLarge",
+                non_retryable=True,
+            )
+        succeeded: set[str] = set()
+        outcomes = await asyncio.gather(
+            *(self._call(c, succeeded) for c in inp.calls), return_exceptions=True
+        )
+        for breaker in sorted(succeeded):
+            await asyncio.to_thread(self.breakers.record_success, breaker)
+        items, retryable = [], []
+        for outcome in outcomes:
+            if isinstance(outcome, ModelStepResult):
+                items.append(ModelBatchItem(result=outcome))
+            elif isinstance(outcome, ApplicationError) and outcome.non_retryable:
+                error = ModelCallError(
+                    type=outcome.type or "ApplicationError",
+                    message=outcome.message,
+                    details=list(outcome.details),
+                )
+                items.append(ModelBatchItem(error=error))
+            elif isinstance(outcome, Exception):
+                retryable.append(outcome)
+            else:
+                raise outcome  # cancellation and the like: not a call's failure
+        if retryable:
+            first = retryable[0]
+            delays = [
+                e.next_retry_delay
+                for e in retryable
+                if isinstance(e, ApplicationError) and e.next_retry_delay
+            ]
+            known = isinstance(first, ApplicationError)
+            raise ApplicationError(
+                f"{len(retryable)} of {len(inp.calls)} calls failed and are retried: "
+                f"{first.message if known else first}",
+                type=first.type if known else type(first).__name__,
+                next_retry_delay=max(delays) if delays else None,
+            ) from first
+        return ModelBatchResult(items=items)
+
+    async def _call(
+        self, inp: ModelStepInput, succeeded: set[str] | None = None
+    ) -> ModelStepResult:
         try:
             prompt: Prompt = self.prompts.get(inp.prompt)
             messages = prompt.render(inp.variables)
@@ -190,7 +259,7 @@ class ModelGateway:
         )
         usage, latency, reused_all = Usage(), 0.0, True
         for reask in range(REASK_LIMIT + 1):
-            response, reused = await self._answer(inp, request)
+            response, reused = await self._answer(inp, request, succeeded)
             usage = Usage(
                 input_tokens=usage.input_tokens + response.usage.input_tokens,
                 output_tokens=usage.output_tokens + response.usage.output_tokens,

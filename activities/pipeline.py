@@ -16,11 +16,13 @@ from activities.breaker import CircuitBreakers
 from activities.catalog import Catalog
 from activities.prompts import PromptLibrary
 from activities.store import Store
+from activities.webhook import Webhook
 from contracts import (
     BreakerCheck,
     BreakerVerdict,
     ConfigInput,
     ModelTarget,
+    Notification,
     PersistRunInput,
     PromptRef,
     RuleSet,
@@ -46,6 +48,9 @@ class RunPolicy:
     run_budget_usd: float | None = None
     budget_degrade_ratio: float = 1.0
     step_budgets_usd: dict[str, float] = field(default_factory=dict)
+    review_escalation_sla_seconds: float | None = None
+    review_safe_default: str = "escalate"
+    latency_budgets_ms: dict[str, float] = field(default_factory=dict)
 
 
 def model_chain(policy: RunPolicy, alias: str) -> list[ModelTarget]:
@@ -95,8 +100,15 @@ def load_rules(path: Path) -> RuleSet:
 
 
 class PipelineActivities:
-    def __init__(self, store: Store, policy: RunPolicy, breakers: CircuitBreakers) -> None:
+    def __init__(
+        self,
+        store: Store,
+        policy: RunPolicy,
+        breakers: CircuitBreakers,
+        webhook: Webhook | None = None,
+    ) -> None:
         self.store = store
+        self.webhook = webhook
         self.policy = policy
         self.breakers = breakers
         # A broken rule file stops the worker at start; one broken later (a bad edit on a
@@ -128,11 +140,26 @@ class PipelineActivities:
             run_budget_usd=p.run_budget_usd,
             budget_degrade_ratio=p.budget_degrade_ratio,
             step_budgets_usd=p.step_budgets_usd,
+            review_escalation_sla_seconds=p.review_escalation_sla_seconds,
+            review_safe_default=p.review_safe_default,
+            latency_budgets_ms=p.latency_budgets_ms,
         )
 
     @activity.defn(name="persist_run")
     def persist_run(self, inp: PersistRunInput) -> None:
         self.store.save_run(inp)
+
+    @activity.defn(name="notify")
+    def notify(self, notice: Notification) -> None:
+        """Record the notice, then POST it to the webhook when one is configured. A failed
+        POST raises, so Temporal retries it under the workflow's notice policy; a notice
+        never delivered stays in the store as `webhook_pending`."""
+        if self.webhook is None:
+            self.store.put_notification(notice, "store")
+            return
+        self.store.put_notification(notice, "webhook_pending")
+        self.webhook.post(notice)
+        self.store.put_notification(notice, "webhook")
 
     @activity.defn(name="breaker_acquire")
     def breaker_acquire(self, inp: BreakerCheck) -> BreakerVerdict:

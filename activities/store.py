@@ -12,15 +12,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text, event
+from sqlalchemy import JSON, Column, Text, event, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
+from activities import review_store
 from activities.providers.base import ModelResponse
-from contracts import PersistRunInput, StepRecord, TriageResult
+from contracts import Notification, PersistRunInput, ReviewRequest, StepRecord, TriageResult
 
 
 def _now() -> datetime:
@@ -95,6 +96,11 @@ class ResponseRow(SQLModel, table=True):
     request_hash: str = Field(primary_key=True, max_length=64)
     response: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=_now)
+
+
+# (workflow id, step, request hash, answer): one entry of the response log.
+ResponseKey = tuple[str, str, str, ModelResponse]
+RESPONSE_KEYS_PER_QUERY = 500  # 3 bound values a key: far below SQLite's 32766 limit
 
 
 def make_engine(url: str) -> Engine:
@@ -187,6 +193,8 @@ class Store:
         with Session(self.engine) as session:
             self._upsert(session, RunRow, [row], ["workflow_id"])
             self._upsert(session, StepRow, steps, ["workflow_id", "seq"])
+            for table, rows, keys in review_store.review_rows(run):
+                self._upsert(session, table, rows, keys)
             session.commit()
 
     def put_blob(self, content: str) -> str:
@@ -200,25 +208,66 @@ class Store:
     def put_response(
         self, workflow_id: str, step: str, request_hash: str, response: ModelResponse
     ) -> None:
+        self.put_responses([(workflow_id, step, request_hash, response)])
+
+    def put_responses(self, rows: list[ResponseKey]) -> None:
+        """Record provider answers in ONE transaction (the first answer for a key wins).
+        One cached statement, executed for many rows (executemany): no SQL compiled per
+        batch."""
+        now = _now()
+        values = [
+            {
+                "workflow_id": workflow_id,
+                "step": step,
+                "request_hash": request_hash,
+                "response": response.model_dump(mode="json"),
+                "created_at": now,
+            }
+            for workflow_id, step, request_hash, response in rows
+        ]
+        stmt = self._insert(ResponseRow).on_conflict_do_nothing(
+            index_elements=["workflow_id", "step", "request_hash"]
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt, values)
+
+    def put_notification(self, notice: Notification, delivered_to: str) -> None:
+        row = review_store.notification_row(notice, _now(), delivered_to)
         with Session(self.engine) as session:
-            stmt = self._insert(ResponseRow).values(
-                workflow_id=workflow_id,
-                step=step,
-                request_hash=request_hash,
-                response=response.model_dump(mode="json"),
-                created_at=_now(),
-            )
-            session.exec(
-                stmt.on_conflict_do_nothing(index_elements=["workflow_id", "step", "request_hash"])
-            )
+            self._upsert(session, review_store.NotificationRow, [row], ["key"])
             session.commit()
 
     # --- reads --------------------------------------------------------------------
+
+    def pending_reviews(self) -> list[ReviewRequest]:
+        with Session(self.engine) as session:
+            return review_store.pending_reviews(session)
+
+    def corrections(self) -> list[review_store.CorrectionRow]:
+        with Session(self.engine) as session:
+            return review_store.corrections(session)
+
+    def notifications(self, workflow_id: str | None = None) -> list[review_store.NotificationRow]:
+        with Session(self.engine) as session:
+            return review_store.notifications(session, workflow_id)
 
     def get_response(self, workflow_id: str, step: str, request_hash: str) -> ModelResponse | None:
         with Session(self.engine) as session:
             row = session.get(ResponseRow, (workflow_id, step, request_hash))
             return ModelResponse.model_validate(row.response) if row else None
+
+    def get_responses(self, keys: list[tuple[str, str, str]]) -> dict[tuple, ModelResponse]:
+        """Recorded answers for many (workflow id, step, request hash) keys at once."""
+        table = ResponseRow.__table__
+        columns = (table.c.workflow_id, table.c.step, table.c.request_hash)
+        found: dict[tuple, ModelResponse] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(keys), RESPONSE_KEYS_PER_QUERY):
+                chunk = keys[i : i + RESPONSE_KEYS_PER_QUERY]
+                query = select(*columns, table.c.response).where(tuple_(*columns).in_(chunk))
+                for wid, step, request_hash, response in conn.execute(query):
+                    found[(wid, step, request_hash)] = ModelResponse.model_validate(response)
+        return found
 
     def get_blob(self, ref: str) -> str | None:
         with Session(self.engine) as session:

@@ -246,18 +246,126 @@ class QaReport(Wire):
 # --- review ---------------------------------------------------------------------------
 
 
+CATEGORIES = ("billing", "technical", "account", "shipping", "returns", "feedback", "other")
+PRIORITIES = ("low", "normal", "high", "urgent")
+
+
 class ReviewAction(StrEnum):
-    APPROVE = "approve"
-    EDIT = "edit"
-    REJECT = "reject"
+    APPROVE = "approve"  # send the AI proposal as it is
+    EDIT = "edit"  # send it with the reviewer's corrected fields
+    REJECT = "reject"  # send nothing; a reason is required
+    ESCALATE = "escalate"  # hand to the escalation tier with a second SLA (once)
+    REASSIGN = "reassign"  # hand to another reviewer; the SLA keeps running
+
+
+TERMINAL_ACTIONS = frozenset({ReviewAction.APPROVE, ReviewAction.EDIT, ReviewAction.REJECT})
 
 
 class ReviewDecision(Wire):
+    """A reviewer's decision, sent as the `submit_review` update or `review_decision` signal.
+
+    `review_id` and `version` name the review the reviewer saw: a decision for another
+    review, or for an older version (the run moved on: reassigned, escalated), is refused.
+    Both may be left out by fire-and-forget tools. `decision_id` makes a submission
+    idempotent; left out, it is derived from the review, version, action and reviewer.
+    """
+
     action: ReviewAction
     reviewer: str
-    reply: str | None = None  # the corrected reply, for edit
-    category: str | None = None  # a corrected category, for edit
+    decision_id: str | None = None
+    review_id: str | None = None
+    version: int | None = None
+    # edit: the corrected fields; fields left out keep the AI's value
+    reply: str | None = None
+    category: str | None = None
+    priority: str | None = None
+    reason: str | None = None  # a reason code: required for reject, kept for every action
+    assignee: str | None = None  # reassign: who takes the review over
     note: str | None = None
+
+
+class ReviewProposal(Wire):
+    """The reviewer-editable fields: the AI's proposal, or the final answer after review."""
+
+    category: str | None = None
+    priority: str | None = None
+    reply: str | None = None
+
+
+class ReviewEvent(Wire):
+    """A change to a pending review (bounded: a review refuses changes past its cap)."""
+
+    at: datetime
+    kind: str  # opened, reassigned, escalated, sla_escalated, ignored_signal
+    actor: str
+    version: int
+    detail: str | None = None
+
+
+class ReviewRequest(Wire):
+    """Everything a reviewer needs, returned by the `pending_review` query."""
+
+    review_id: str
+    version: int
+    workflow_id: str
+    ticket_id: str
+    queue: str  # the route the ticket goes to
+    ticket: NormalizedTicket | None = None
+    proposal: ReviewProposal
+    confidence: float | None = None
+    language: str | None = None
+    reasoning: str | None = None  # the classifier's one-line reasoning
+    reasons: list[str] = Field(default_factory=list)  # why a person must decide
+    qa_findings: list[QaFinding] = Field(default_factory=list)
+    partial_output: str | None = None  # a model answer that never validated
+    cost_usd: float = 0.0
+    prompt_versions: list[str] = Field(default_factory=list)
+    models: list[str] = Field(default_factory=list)
+    requested_at: datetime
+    sla_deadline: datetime
+    escalated: bool = False
+    assignee: str | None = None
+    events: list[ReviewEvent] = Field(default_factory=list)
+
+
+class ReviewReceipt(Wire):
+    """What the `submit_review` update returns: the decision as the run applied it."""
+
+    review_id: str
+    decision_id: str
+    action: ReviewAction
+    version: int  # the review's version after the decision
+    duplicate: bool = False  # the same decision id was applied before: nothing changed
+    final: ReviewProposal | None = None  # for approve / edit: what will be sent
+
+
+class Correction(Wire):
+    """A reviewer's terminal decision next to the AI proposal: feedback data."""
+
+    decision_id: str
+    review_id: str
+    action: ReviewAction
+    reviewer: str
+    reason: str | None = None
+    note: str | None = None
+    requested_at: datetime
+    decided_at: datetime
+    proposal: ReviewProposal
+    final: ReviewProposal | None = None  # None for reject
+    confidence: float | None = None
+    prompt_versions: list[str] = Field(default_factory=list)
+    models: list[str] = Field(default_factory=list)
+    escalated: bool = False
+
+
+class Notification(Wire):
+    """A notice to people (review escalated); delivered by a local activity."""
+
+    key: str  # idempotency key: workflow id + kind + review version
+    kind: str
+    workflow_id: str
+    ticket_id: str
+    message: str
 
 
 # --- run state, records and results ---------------------------------------------------
@@ -298,6 +406,9 @@ class RunConfig(Wire):
     max_qa_regenerations: int
     review_sla_seconds: float
     max_body_chars: int
+    review_escalation_sla_seconds: float | None = None  # the second SLA; None: same as first
+    review_safe_default: str = "escalate"  # after the second SLA: escalate | reject
+    latency_budgets_ms: dict[str, float] = Field(default_factory=dict)  # by step; "run"
 
 
 class TriageInput(Wire):
@@ -331,6 +442,7 @@ class RunState(Wire):
     route: str | None = None
     needs_review: bool = False
     review_reasons: list[str] = Field(default_factory=list)
+    review: ReviewRequest | None = None  # the review, pending or decided
     ticket: NormalizedTicket | None = None
     classification: Classification | None = None
     draft: Draft | None = None
@@ -338,6 +450,7 @@ class RunState(Wire):
     partial_output: str | None = None  # a model answer that never validated, for the reviewer
     steps: list[StepRecord] = Field(default_factory=list)
     cost_usd: float = 0.0
+    deadline_at: datetime | None = None  # the run's decision deadline (its "run" budget)
     result: TriageResult | None = None
 
 
@@ -349,7 +462,70 @@ class PersistRunInput(Wire):
     result: TriageResult | None = None
     steps: list[StepRecord]
     review_reasons: list[str] = Field(default_factory=list)
+    review: ReviewRequest | None = None  # the pending review as it stands
+    review_status: str | None = None  # pending | decided | expired
+    correction: Correction | None = None
 
 
 class ConfigInput(Wire):
     workflow_id: str
+
+
+# --- drift ----------------------------------------------------------------------------
+
+
+class DriftInput(Wire):
+    """One drift check: the recent window against the baseline window just before it."""
+
+    recent_seconds: float = Field(86400.0, gt=0)
+    baseline_seconds: float = Field(7 * 86400.0, gt=0)
+    min_samples: int = Field(50, ge=1)  # fewer in either window: "insufficient", no alert
+    end: datetime | None = None  # end of the recent window; None: when the check runs
+
+
+class DriftWindows(Wire):
+    baseline_start: datetime
+    recent_start: datetime  # the end of the baseline window
+    recent_end: datetime
+
+
+class FeatureCounts(Wire):
+    """One feature's counts in both windows, per label (a category or a numeric bin)."""
+
+    name: str
+    group: str  # input | output
+    ordered: bool = False  # numeric bins, in order: KS applies
+    labels: list[str]
+    baseline: list[int]
+    recent: list[int]
+
+
+class DriftSnapshot(Wire):
+    windows: DriftWindows
+    features: list[FeatureCounts]
+
+
+class FeatureDrift(Wire):
+    name: str
+    group: str
+    status: str  # stable | watch | drift | insufficient
+    baseline_n: int
+    recent_n: int
+    psi: float | None = None
+    ks_d: float | None = None
+    ks_p: float | None = None
+    change: str = ""  # the label whose share moved most, e.g. "de 10% → 60%"
+
+
+class DriftReport(Wire):
+    workflow_id: str
+    windows: DriftWindows
+    features: list[FeatureDrift]
+    drifted: list[str] = Field(default_factory=list)
+    alerted: bool = False
+
+
+class DriftAlert(Wire):
+    workflow_id: str
+    windows: DriftWindows
+    features: list[FeatureDrift]  # the drifted ones

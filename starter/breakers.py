@@ -11,9 +11,11 @@ import asyncio
 import sys
 from datetime import datetime
 
-from activities.breaker import BreakerPolicy, BreakerState, CircuitBreakers
+from activities.breaker import BreakerState, CircuitBreakers
 from activities.store import make_engine
 from settings import Settings
+from starter.tables import table
+from worker import breaker_policy
 
 COLUMNS = ("KEY", "STATE", "FAILURES", "OPENED AT", "RETRY AT")
 
@@ -30,24 +32,15 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def breaker_policy(settings: Settings) -> BreakerPolicy:
-    """The policy from the `AIFLOW_BREAKER_*` settings, defaults for any not defined."""
-    values = {f: getattr(settings, f"breaker_{f}", None) for f in BreakerPolicy.model_fields}
-    return BreakerPolicy(**{f: v for f, v in values.items() if v is not None})
-
-
 def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else "-"
 
 
 def render(states: list[BreakerState]) -> str:
     """A fixed-width table, one breaker per line, sorted by key."""
-    rows = [COLUMNS] + [
-        (s.key, s.state, str(s.failures), _when(s.opened_at), _when(s.retry_at)) for s in states
-    ]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
-    return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    return table(
+        COLUMNS,
+        [(s.key, s.state, str(s.failures), _when(s.opened_at), _when(s.retry_at)) for s in states],
     )
 
 

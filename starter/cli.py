@@ -13,7 +13,10 @@ COMMANDS = {
     "submit": ("starter.submit", "start triage runs for tickets from a JSON/JSONL file"),
     "status": ("starter.status", "show a run's live state or result"),
     "review": ("starter.review", "list and answer runs waiting for a reviewer"),
+    "feedback": ("starter.feedback", "export reviewer corrections: fine-tuning, eval set, rates"),
+    "report": ("starter.report", "latency vs budget, cost, calls avoided, reviews, errors"),
     "breakers": ("starter.breakers", "show the shared circuit breakers (or `breakers reset KEY`)"),
+    "drift": ("starter.drift", "drift checks: schedule them, run one now, show the latest"),
 }
 
 

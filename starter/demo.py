@@ -146,10 +146,13 @@ def where_to_look(settings: Settings, rows: list[Row]) -> str:
         example = waiting[0]
         text += [
             f"{len(waiting)} ticket(s) wait for a reviewer: {', '.join(waiting)}",
-            "Answer one (applied when a worker runs: `aiflow dev` or `aiflow worker`):",
+            "With a worker running (`aiflow dev` in another terminal), look and decide:",
+            "  aiflow review list",
+            f"  aiflow review show {example}",
             f"  aiflow review approve {example} --reviewer you@example.com",
             f"  aiflow review edit {example} --reviewer you@example.com --reply 'Hello ...'",
-            f"  aiflow review reject {example} --reviewer you@example.com --note 'why'",
+            f"  aiflow review reject {example} --reviewer you@example.com --reason duplicate",
+            "or queue a decision now, applied when a worker starts: add --signal",
         ]
     text.append("Stop the dev server with `aiflow dev stop`.")
     return "\n".join(text)

@@ -1,12 +1,17 @@
-"""Answer the runs that wait for a reviewer (the minimal reviewer tool).
+"""Answer the runs that wait for a reviewer.
 
-    aiflow review list
-    aiflow review approve T-1001 --reviewer ana@example.com
-    aiflow review edit T-1001 --reviewer ana@example.com --reply "Hello ..."
-    aiflow review reject T-1001 --reviewer ana@example.com --note "duplicate"
+    aiflow review list [--from temporal|store]
+    aiflow review show T-1001
+    aiflow review approve  T-1001 --reviewer ana@example.com
+    aiflow review edit     T-1001 --reviewer ana@example.com --reply "Hello ..." --category billing
+    aiflow review reject   T-1001 --reviewer ana@example.com --reason duplicate
+    aiflow review escalate T-1001 --reviewer ana@example.com --reason legal
+    aiflow review reassign T-1001 --reviewer ana@example.com --assignee ben@example.com
+    aiflow review serve                       # the review web page
 
-Decisions travel as the `submit_review` signal, so they are accepted even while no worker
-runs and applied when one starts.
+Decisions go as the `submit_review` update: the run validates them and answers at once
+(exit 3 with its reason when it refuses). `--signal` sends the `review_decision` signal
+instead: accepted even while no worker runs, applied (or logged as invalid) later.
 """
 
 from __future__ import annotations
@@ -14,18 +19,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from datetime import UTC, datetime
 
 from pydantic import ValidationError
 from temporalio.client import Client
-from temporalio.service import RPCError
 
-from contracts import ReviewAction, ReviewDecision
+from activities.store import Store
+from contracts import CATEGORIES, PRIORITIES, ReviewAction, ReviewDecision, ReviewRequest
 from settings import Settings
-from starter.submit import ticket_handle
-from worker import connect
-from workflows.triage import TriageWorkflow
-
-PENDING_QUERY = "AiflowNeedsReview = true AND ExecutionStatus = 'Running'"
+from starter import reviews
+from starter.tables import ago, side_by_side, table
+from worker import configure_logging, connect
 
 
 def parser() -> argparse.ArgumentParser:
@@ -35,48 +39,153 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="runs waiting for a reviewer (from Temporal visibility)")
+    ls = sub.add_parser("list", help="pending reviews, oldest first")
+    ls.add_argument(
+        "--from",
+        dest="source",
+        choices=["temporal", "store"],
+        default="temporal",
+        help="Temporal visibility + each run's query (default), or the store's reviews table",
+    )
+    show = sub.add_parser("show", help="a pending review: the input beside the AI proposal")
+    show.add_argument("ticket_id")
     for action in ReviewAction:
-        a = sub.add_parser(action.value, help=f"{action.value} the AI proposal of a ticket")
+        a = sub.add_parser(action.value, help=f"{action.value} a pending review")
         a.add_argument("ticket_id", help="the ticket id (e.g. T-1001)")
         a.add_argument("--reviewer", required=True, help="who decides (name or email)")
-        a.add_argument("--note", help="a reason or comment, kept with the decision")
+        a.add_argument("--note", help="a comment, kept with the decision")
+        a.add_argument("--reason", required=action == ReviewAction.REJECT, help="a reason code")
+        a.add_argument("--version", type=int, help="the review version you saw (stale: refused)")
+        a.add_argument("--decision-id", help="idempotency key (default: a new one)")
+        a.add_argument("--signal", action="store_true", help="fire and forget (no answer)")
         if action == ReviewAction.EDIT:
-            a.add_argument("--reply", required=True, help="the corrected reply to send")
-            a.add_argument("--category", help="a corrected category")
+            a.add_argument("--reply", help="the corrected reply")
+            a.add_argument("--category", choices=CATEGORIES, help="the corrected category")
+            a.add_argument("--priority", choices=PRIORITIES, help="the corrected priority")
+        if action == ReviewAction.REASSIGN:
+            a.add_argument("--assignee", required=True, help="who takes the review over")
+    serve = sub.add_parser("serve", help="run the review web page")
+    serve.add_argument("--host", help="default: AIFLOW_REVIEW_WEB_HOST")
+    serve.add_argument("--port", type=int, help="default: AIFLOW_REVIEW_WEB_PORT")
     return p
+
+
+def queue_table(pending: list[ReviewRequest], now: datetime) -> str:
+    rows = [
+        [
+            r.ticket_id,
+            ago(now - r.requested_at),
+            ("overdue " + ago(now - r.sla_deadline))
+            if r.sla_deadline <= now
+            else ago(r.sla_deadline - now),
+            r.proposal.category or "-",
+            f"{r.confidence:.2f}" if r.confidence is not None else "-",
+            "yes" if r.escalated else "",
+            r.assignee or "",
+            ", ".join(r.reasons),
+        ]
+        for r in pending
+    ]
+    head = ["TICKET", "AGE", "SLA LEFT", "CATEGORY", "CONF", "ESC", "ASSIGNEE", "REASONS"]
+    return table(head, rows) + f"\n{len(pending)} review(s) pending"
+
+
+def review_card(r: ReviewRequest) -> str:
+    t = r.ticket
+    p = r.proposal
+    ticket_lines = [
+        f"subject:  {t.subject if t else '-'}",
+        f"from:     {t.customer_name or '-'} <{t.customer_email}>" if t else "from: -",
+        f"channel:  {t.channel} · tier {t.customer_tier}" if t else "",
+        "",
+        *((t.body if t else "").splitlines() or [""]),
+    ]
+    proposal_lines = [
+        f"category: {p.category or '-'}   priority: {p.priority or '-'}",
+        f"confidence: {r.confidence:.2f}" if r.confidence is not None else "confidence: -",
+        "",
+        *((p.reply or "(no valid reply: edit with --reply)").splitlines()),
+    ]
+    head = [
+        f"review {r.review_id} v{r.version} · ticket {r.ticket_id} · run {r.workflow_id}",
+        f"why: {', '.join(r.reasons)}   queue: {r.queue}   cost so far: ${r.cost_usd:.6f}",
+        f"due {r.sla_deadline:%Y-%m-%d %H:%M} UTC"
+        + (" · escalated" if r.escalated else "")
+        + (f" · assigned to {r.assignee}" if r.assignee else ""),
+    ]
+    tail = [f"QA: {f.check}: {f.message}" for f in r.qa_findings]
+    if r.partial_output:
+        tail.append(f"partial model output: {r.partial_output[:300]}")
+    tail.append(f"prompts: {', '.join(r.prompt_versions) or '-'}   models: {', '.join(r.models)}")
+    return "\n".join(
+        [*head, "", side_by_side("INPUT", ticket_lines, "AI PROPOSAL", proposal_lines), "", *tail]
+    )
+
+
+def decision_of(args: argparse.Namespace) -> ReviewDecision:
+    return ReviewDecision(
+        action=ReviewAction(args.command),
+        reviewer=args.reviewer,
+        decision_id=args.decision_id,
+        version=args.version,
+        note=args.note,
+        reason=args.reason,
+        reply=getattr(args, "reply", None),
+        category=getattr(args, "category", None),
+        priority=getattr(args, "priority", None),
+        assignee=getattr(args, "assignee", None),
+    )
 
 
 async def amain(
     argv: list[str] | None = None, client: Client | None = None, settings: Settings | None = None
 ) -> int:
     args = parser().parse_args(argv)
-    client = client or await connect(settings or Settings())
+    settings = settings or Settings()
+    if args.command == "list" and args.source == "store":
+        store = Store(settings.store_url)
+        try:
+            print(queue_table(reviews.pending_from_store(store), datetime.now(UTC)))
+        finally:
+            store.close()
+        return 0
+    client = client or await connect(settings)
+    if args.command == "serve":
+        from starter.review_web import serve  # the web stack only when asked for
+
+        configure_logging(settings)
+        await serve(settings, client, host=args.host, port=args.port)
+        return 0
     if args.command == "list":
-        count = 0
-        async for wf in client.list_workflows(PENDING_QUERY):
-            count += 1
-            print(f"{wf.id}\tstarted {wf.start_time:%Y-%m-%d %H:%M:%S}\t{wf.workflow_type}")
-        print(f"{count} run(s) awaiting review")
+        queue = await reviews.pending(client, settings.orchestration_queue)
+        print(queue_table(queue.reviews, datetime.now(UTC)))
+        if queue.silent:
+            print(f"{queue.silent} more run(s) did not answer: is a worker running?")
         return 0
     try:
-        decision = ReviewDecision(
-            action=ReviewAction(args.command),
-            reviewer=args.reviewer,
-            note=args.note,
-            reply=getattr(args, "reply", None),
-            category=getattr(args, "category", None),
-        )
+        if args.command == "show":
+            print(review_card(await reviews.get(client, args.ticket_id)))
+            return 0
+        decision = decision_of(args)
+        if args.signal:
+            await reviews.send(client, args.ticket_id, decision)
+            print(f"{decision.action.value} signalled to ticket {args.ticket_id}")
+            return 0
+        receipt = await reviews.decide(client, args.ticket_id, decision)
     except ValidationError as err:
         print(f"aiflow review: invalid decision: {err.errors()[0]['msg']}", file=sys.stderr)
         return 2
-    handle = ticket_handle(client, args.ticket_id)
-    try:
-        await handle.signal(TriageWorkflow.submit_review, decision)
-    except RPCError as err:
-        print(f"aiflow review: {handle.id}: {err.message}", file=sys.stderr)
+    except (reviews.NoSuchReview, reviews.NoWorker) as err:
+        print(f"aiflow review: {err}", file=sys.stderr)
         return 1
-    print(f"{decision.action.value} sent to {handle.id}")
+    except reviews.ReviewRefused as err:
+        print(f"aiflow review: refused: {err}", file=sys.stderr)
+        return 3
+    done = "already applied" if receipt.duplicate else "applied"
+    print(
+        f"{receipt.action.value} {done}: ticket {args.ticket_id}, review {receipt.review_id} "
+        f"now v{receipt.version}, decision {receipt.decision_id}"
+    )
     return 0
 
 

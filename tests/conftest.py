@@ -8,7 +8,7 @@ import os
 import shutil
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -68,9 +68,8 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
     await e.shutdown()
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> str:
-    """A throwaway PostgreSQL database for this test session, dropped at the end."""
+def throwaway_pg_database() -> Iterator[str]:
+    """A new PostgreSQL database, dropped when the generator closes."""
     name = f"aiflow_test_{uuid.uuid4().hex[:10]}"
     try:
         admin = psycopg.connect(PG_ADMIN_URL, autocommit=True)
@@ -80,6 +79,18 @@ def pg_url() -> str:
     yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.close()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A throwaway PostgreSQL database for this test session, dropped at the end."""
+    yield from throwaway_pg_database()
+
+
+@pytest.fixture
+def fresh_pg_url() -> Iterator[str]:
+    """A PostgreSQL database of this test's own, for assertions over whole tables."""
+    yield from throwaway_pg_database()
 
 
 def make_settings(tmp_path: Path, **overrides) -> Settings:

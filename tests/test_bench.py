@@ -34,3 +34,12 @@ def test_bench_smoke_run_completes_every_call():
     # How close the peak gets to 50 is a timing figure (make bench reports it); that it
     # never exceeds the 50 worker slots is an invariant.
     assert 1 <= report["peak_in_flight"] <= report["worker_slots"] == 50
+    # Group commit is the default: never less than one answer per transaction.
+    assert report["response_log"] == "sqlite, group commit (aiflow's default)"
+    assert report["response_log_rows_per_commit"] >= 1.0
+    assert set(report["cpu_ms_per_call"]) == {
+        "model worker process",
+        "driver process",
+        "dev server",
+        "all",
+    }

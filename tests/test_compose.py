@@ -23,11 +23,11 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 
-SERVICES = ["store-db", "temporal", "temporal-db", "temporal-ui", "worker"]
+SERVICES = ["grafana", "prometheus", "store-db", "temporal", "temporal-db", "temporal-ui", "worker"]
 DATABASES = {"temporal-db": "temporal-db-data", "store-db": "store-db-data"}
-IMAGE_SERVICES = ["store-db", "temporal", "temporal-db", "temporal-ui"]
+IMAGE_SERVICES = ["grafana", "prometheus", "store-db", "temporal", "temporal-db", "temporal-ui"]
 # repository:tag with a version-like tag (digit first), optionally @sha256:digest
-PINNED_IMAGE = re.compile(r"^[a-z0-9./_-]+:(?P<tag>\d[\w.-]*)(@sha256:[0-9a-f]{64})?$")
+PINNED_IMAGE = re.compile(r"^[a-z0-9./_-]+:(?P<tag>v?\d[\w.-]*)(@sha256:[0-9a-f]{64})?$")
 VAR_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
 # `KEY:` with no value = passed through from the environment (provider keys...)
 PASS_THROUGH = re.compile(r"^\s+([A-Z][A-Z0-9_]*):\s*(?:#.*)?$", re.M)
@@ -162,7 +162,8 @@ def test_compose_services_are_exactly_the_stack(compose_bin: str) -> None:
 def test_compose_named_volumes_for_databases(compose_bin: str) -> None:
     result = compose(compose_bin, "config", "--volumes")
     assert result.returncode == 0, result.stderr
-    assert sorted(result.stdout.split()) == sorted(DATABASES.values())
+    volumes = [*DATABASES.values(), "prometheus-data", "grafana-data"]
+    assert sorted(result.stdout.split()) == sorted(volumes)
 
 
 def test_every_image_is_pinned_and_every_service_has_a_healthcheck_text() -> None:
@@ -236,6 +237,8 @@ def test_model_start_order(model: dict) -> None:
         "temporal": "service_healthy",
         "store-db": "service_healthy",
     }
+    assert healthy_deps("prometheus") == {"worker": "service_started"}
+    assert healthy_deps("grafana") == {"prometheus": "service_healthy"}
 
 
 def test_model_temporal_on_its_own_postgres(model: dict) -> None:
@@ -258,6 +261,8 @@ def test_model_published_ports_default_to_loopback(model: dict) -> None:
     assert published(model, "store-db") == [("127.0.0.1", "5433", "5432")]
     assert published(model, "temporal-db") == []
     assert published(model, "worker") == []
+    assert published(model, "prometheus") == [("127.0.0.1", "9090", "9090")]
+    assert published(model, "grafana") == [("127.0.0.1", "3000", "3000")]
 
 
 def test_model_databases_use_named_volumes(model: dict) -> None:
@@ -288,6 +293,7 @@ def test_model_worker(model: dict) -> None:
         "offline-draft",
     )
     assert env["AIFLOW_SEARCH_ATTRIBUTES"] == "register"
+    assert env["AIFLOW_METRICS_ADDRESS"] == "0.0.0.0:9464"
     grace = float(env["AIFLOW_SHUTDOWN_GRACE_SECONDS"])
     stop = seconds(worker["stop_grace_period"])
     assert grace < stop <= grace + 30, (grace, stop)
@@ -301,8 +307,8 @@ def test_model_worker(model: dict) -> None:
 
 MUTATIONS = {
     "unknown service key": (
-        "  worker:\n",
-        "  worker:\n    no_such_option: true\n",
+        "  worker:\n    build:\n",
+        "  worker:\n    no_such_option: true\n    build:\n",
         "no_such_option",
     ),
     "unknown healthcheck key": (
@@ -413,3 +419,25 @@ def test_dockerignore_keeps_local_state_out() -> None:
         "data",
     ):
         assert f"!{needed}" in patterns, needed
+
+
+def test_prometheus_scrapes_the_worker_and_grafana_is_provisioned(model: dict) -> None:
+    """The files the two services mount exist and point at each other."""
+    import yaml
+
+    prom = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
+    [job] = prom["scrape_configs"]
+    assert job["static_configs"] == [{"targets": ["worker:9464"]}]
+    port = model["services"]["worker"]["environment"]["AIFLOW_METRICS_ADDRESS"].rsplit(":")[1]
+    assert port == "9464"
+    ds = yaml.safe_load(
+        (ROOT / "deploy/grafana/provisioning/datasources/prometheus.yml").read_text()
+    )
+    assert [(d["uid"], d["url"]) for d in ds["datasources"]] == [
+        ("aiflow-prometheus", "http://prometheus:9090")
+    ]
+    dash = json.loads((ROOT / "deploy/grafana/dashboards/aiflow.json").read_text())
+    uids = {t["datasource"]["uid"] for p in dash["panels"] for t in [p]}
+    assert uids == {"aiflow-prometheus"}
+    mounts = model["services"]["grafana"]["volumes"]
+    assert any(str(m).endswith(":/var/lib/grafana/dashboards:ro") for m in mounts), mounts

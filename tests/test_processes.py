@@ -36,7 +36,18 @@ from tests.test_triage_workflow import ticket
 from workflows.search_attributes import ALL_KEYS, SEARCH_ATTRIBUTE_TYPES
 
 GRACE_SECONDS = 5
-COMMANDS = ["demo", "dev", "worker", "submit", "status", "review", "breakers"]
+COMMANDS = [
+    "demo",
+    "dev",
+    "worker",
+    "submit",
+    "status",
+    "review",
+    "feedback",
+    "report",
+    "breakers",
+    "drift",
+]
 
 
 def base_env(tmp_path: Path, **extra: str) -> dict[str, str]:

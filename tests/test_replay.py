@@ -77,9 +77,15 @@ async def test_fresh_history_replays(env, settings, case):
         handle = await start(env.client, settings, raw)
         if case == "reviewed":
             await wait_for_review(handle)
-            await handle.signal(
+            # an update (reassign, a new review version) then a signal (approve): both
+            # handlers and the re-armed SLA wait are in the recorded history
+            await handle.execute_update(
                 TriageWorkflow.submit_review,
-                ReviewDecision(action=ReviewAction.APPROVE, reviewer="ana"),
+                ReviewDecision(action=ReviewAction.REASSIGN, reviewer="ana", assignee="ben"),
+            )
+            await handle.signal(
+                TriageWorkflow.review_decision,
+                ReviewDecision(action=ReviewAction.APPROVE, reviewer="ben", version=2),
             )
         result = await handle.result()
     expected = {

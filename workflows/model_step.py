@@ -23,6 +23,7 @@ from contracts import (
     PromptRef,
     StepKind,
 )
+from workflows import metrics
 from workflows.policies import BREAKER_LOCAL_ACTIVITY, MODEL_ACTIVITY
 from workflows.steps import StepRecorder
 
@@ -110,6 +111,7 @@ class RunBudget:
         self.degrade_ratio = degrade_ratio
         self.spent_usd = 0.0
         self.reserved_usd = 0.0
+        self.degrade_reported = False  # the degradation is counted once per run
 
     @property
     def degraded(self) -> bool:
@@ -172,6 +174,9 @@ async def run_model_step(
     skipping models whose breaker is open or that do not fit the run's budget; record every
     attempt and fallback decision. When every breaker is open, wait durably for a probe."""
     seen = _Attempts()
+    if budget.degraded and not budget.degrade_reported:
+        budget.degrade_reported = True
+        metrics.budget_degraded(step)
     chain = budget.order(chain)
     started = workflow.now()
     variables, cut = truncate_to_fit(variables, chain, max_output_tokens)
@@ -198,7 +203,10 @@ async def run_model_step(
                 return done
         if len(seen.breaker_waits) < len(chain) or round_ == BREAKER_ROUNDS:
             break
-        await workflow.sleep(max(min(seen.breaker_waits) - workflow.now(), timedelta(seconds=1)))
+        await workflow.sleep(
+            max(min(seen.breaker_waits) - workflow.now(), timedelta(seconds=1)),
+            summary=f"{step}: every breaker open, wait for a probe",
+        )
     raise ModelStepFailed(step, seen.kind, "; ".join(seen.failures), seen.partial)
 
 

@@ -54,3 +54,14 @@ BREAKER_LOCAL_ACTIVITY = {
     "start_to_close_timeout": timedelta(seconds=5),
     "retry_policy": RetryPolicy(maximum_attempts=2, initial_interval=timedelta(milliseconds=200)),
 }
+
+# An escalation notice (store row + optional webhook) is worth a few tries, not a stuck
+# run: after about a minute the workflow logs it and goes on; the escalation itself is
+# recorded on the review either way.
+NOTIFY_LOCAL_ACTIVITY = {
+    "start_to_close_timeout": timedelta(seconds=15),
+    "schedule_to_close_timeout": timedelta(seconds=60),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=4
+    ),
+}

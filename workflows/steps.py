@@ -1,4 +1,4 @@
-"""Reusable workflow building blocks: step records, model steps, the review gate, persistence.
+"""Reusable workflow building blocks: step records, search attributes, persistence, notices.
 
 Every reference workflow (triage today; extraction and generation next) composes these
 instead of copying them. All of it is deterministic workflow code.
@@ -10,19 +10,22 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from contracts import (
+    Correction,
     ModelCall,
+    Notification,
     PersistRunInput,
-    ReviewAction,
-    ReviewDecision,
+    ReviewRequest,
     Stage,
     StepKind,
     StepRecord,
     TriageResult,
 )
+from workflows import metrics
 from workflows import search_attributes as sa
-from workflows.policies import STORE_LOCAL_ACTIVITY
+from workflows.policies import NOTIFY_LOCAL_ACTIVITY, STORE_LOCAL_ACTIVITY
 
 with workflow.unsafe.imports_passed_through():
     from activities.pipeline import PipelineActivities
@@ -33,22 +36,50 @@ class StepRecorder:
 
     def __init__(self) -> None:
         self.records: list[StepRecord] = []
+        self.budgets_ms: dict[str, float] = {}  # latency budget by step name
+        self.deadline: datetime | None = None  # the run's decision deadline ("run" budget)
+
+    def start(self, budgets_ms: dict[str, float], run_started: datetime) -> None:
+        """Pin the run's latency budgets; the "run" budget sets its decision deadline."""
+        self.budgets_ms = budgets_ms
+        if "run" in budgets_ms:
+            self.deadline = run_started + timedelta(milliseconds=budgets_ms["run"])
+
+    def remaining_ms(self) -> float | None:
+        """Time left before the run's decision deadline (negative: past it)."""
+        if self.deadline is None:
+            return None
+        return round((self.deadline - workflow.now()).total_seconds() * 1000, 3)
 
     def add(
         self, step: str, kind: StepKind, started_at: datetime, outcome: str, **fields: Any
     ) -> StepRecord:
         ended = workflow.now()
+        latency_ms = round((ended - started_at).total_seconds() * 1000, 3)
+        budget = self.budgets_ms.get(step)
+        if budget is not None and kind != StepKind.HUMAN:
+            fields["details"] = {
+                **(fields.get("details") or {}),
+                "latency_budget_ms": budget,
+                "over_budget": latency_ms > budget,
+            }
+        if kind == StepKind.MODEL and self.deadline is not None:
+            fields["details"] = {
+                **(fields.get("details") or {}),
+                "deadline_remaining_ms": self.remaining_ms(),
+            }
         record = StepRecord(
             seq=len(self.records) + 1,
             step=step,
             kind=kind,
             started_at=started_at,
             ended_at=ended,
-            latency_ms=round((ended - started_at).total_seconds() * 1000, 3),
+            latency_ms=latency_ms,
             outcome=outcome,
             **fields,
         )
         self.records.append(record)
+        metrics.step_recorded(record)
         return record
 
     def add_model_call(
@@ -97,36 +128,6 @@ class StepRecorder:
         return sum(1 for r in self.records if r.kind == StepKind.MODEL and r.outcome == "ok")
 
 
-class ReviewGate:
-    """A durable wait for one reviewer decision, bounded by an SLA timer."""
-
-    def __init__(self) -> None:
-        self.decision: ReviewDecision | None = None
-        self.pending = False
-
-    def submit(self, decision: ReviewDecision) -> bool:
-        """Take the first valid decision while a review is pending; ignore the rest."""
-        if not self.pending or self.decision is not None:
-            workflow.logger.warning("review decision ignored: no review pending")
-            return False
-        if decision.action == ReviewAction.EDIT and not (decision.reply or "").strip():
-            workflow.logger.warning("review decision ignored: edit without a reply")
-            return False
-        self.decision = decision
-        return True
-
-    async def wait(self, sla: timedelta) -> ReviewDecision | None:
-        """The reviewer's decision, or None when the SLA expired first."""
-        self.pending = True
-        try:
-            await workflow.wait_condition(lambda: self.decision is not None, timeout=sla)
-        except TimeoutError:
-            return None
-        finally:
-            self.pending = False
-        return self.decision
-
-
 def publish(stage: Stage, **extra: Any) -> None:
     """Upsert the stage (and any other given attributes) for the Web UI's filters."""
     updates = [sa.STAGE.value_set(stage.value)]
@@ -147,6 +148,9 @@ async def persist(
     recorder: StepRecorder,
     result: TriageResult | None = None,
     review_reasons: list[str] | None = None,
+    review: ReviewRequest | None = None,
+    review_status: str | None = None,
+    correction: Correction | None = None,
 ) -> None:
     info = workflow.info()
     await workflow.execute_local_activity_method(
@@ -159,7 +163,27 @@ async def persist(
             result=result,
             steps=recorder.records,
             review_reasons=review_reasons or [],
+            review=review,
+            review_status=review_status,
+            correction=correction,
         ),
         summary=f"persist {stage.value}",
         **STORE_LOCAL_ACTIVITY,
     )
+
+
+async def notify(notice: Notification) -> bool:
+    """Deliver a notice to people; False (and a warning) when it could not be delivered,
+    so a broken webhook never fails the run."""
+    try:
+        await workflow.execute_local_activity_method(
+            PipelineActivities.notify,
+            notice,
+            summary=f"notify {notice.kind}",
+            **NOTIFY_LOCAL_ACTIVITY,
+        )
+    except (ActivityError, ApplicationError) as err:
+        # a local activity that exhausted its attempts surfaces as its ApplicationError
+        workflow.logger.warning("notice %s not delivered: %s", notice.key, err)
+        return False
+    return True

@@ -8,20 +8,17 @@ retrying its workflow task forever.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from temporalio import workflow
 
 from contracts import (
     Classification,
     ConfigInput,
+    Correction,
     Draft,
     NormalizedTicket,
     Outcome,
     QaReport,
     Rejection,
-    ReviewAction,
-    ReviewDecision,
     RulesVerdict,
     RunConfig,
     RunState,
@@ -30,27 +27,26 @@ from contracts import (
     TriageInput,
     TriageResult,
 )
+from workflows import metrics
+from workflows.drift import record_run_features
 from workflows.intake import validate_ticket
 from workflows.model_step import ModelStepFailed, RunBudget, run_model_step
 from workflows.policies import CONFIG_LOCAL_ACTIVITY
 from workflows.qa import check_reply, feedback_lines
+from workflows.review import ReviewGate
+from workflows.review_stage import ReviewStage
 from workflows.rules import evaluate_rules
-from workflows.steps import ReviewGate, StepRecorder, persist, publish
+from workflows.steps import StepRecorder, persist, publish
 
 with workflow.unsafe.imports_passed_through():
     from activities.pipeline import PipelineActivities
 
 CLASSIFY_MAX_TOKENS = 200
 DRAFT_MAX_TOKENS = 600
-REVIEW_OUTCOMES = {
-    ReviewAction.APPROVE: Outcome.APPROVED,
-    ReviewAction.EDIT: Outcome.EDITED,
-    ReviewAction.REJECT: Outcome.REJECTED,
-}
 
 
 @workflow.defn(name="TicketTriage", failure_exception_types=[Exception])
-class TriageWorkflow:
+class TriageWorkflow(ReviewStage):
     def __init__(self) -> None:
         self.rec = StepRecorder()
         self.review = ReviewGate()
@@ -77,6 +73,7 @@ class TriageWorkflow:
             summary="resolve run config",
             **CONFIG_LOCAL_ACTIVITY,
         )
+        self.rec.start(cfg.latency_budgets_ms, workflow.info().start_time)
 
         # 1 intake
         started = workflow.now()
@@ -90,10 +87,12 @@ class TriageWorkflow:
             details={"rejections": codes} if codes else {},
         )
         if ticket is None:
+            metrics.rejected(codes)
             return await self.finish(
                 Outcome.REJECTED, "rejected", rejections=rejections, reasons=codes
             )
         self.ticket = ticket
+        await record_run_features(ticket)  # shapes for drift checks, never text
 
         # 2 rules
         self.set_stage(Stage.RULES)
@@ -111,6 +110,7 @@ class TriageWorkflow:
             },
         )
         if close is not None:
+            metrics.rule_exit(close.rule_id, close.action.outcome_reason or "closed")
             return await self.finish(
                 Outcome.CLOSED,
                 close.action.queue or close.action.outcome_reason or "closed",
@@ -231,58 +231,6 @@ class TriageWorkflow:
             feedback = feedback_lines(qa)
         return draft, qa
 
-    async def review_and_finish(self, cfg: RunConfig, reasons: list[str]) -> TriageResult:
-        """7 review, then finalize with the reviewer's decision (or escalate on SLA)."""
-        route = self.verdict.queue if self.verdict else "general"
-        decision = await self.await_review(cfg, reasons)
-        if decision is None:
-            return await self.finish(Outcome.ESCALATED, "escalations", reasons=reasons)
-        reply = self.draft.reply if self.draft else None
-        if decision.action == ReviewAction.EDIT:
-            reply = decision.reply
-        elif decision.action == ReviewAction.REJECT:
-            reply = None
-        if decision.category and self.classification:
-            self.classification = self.classification.model_copy(
-                update={"category": decision.category}
-            )
-        return await self.finish(
-            REVIEW_OUTCOMES[decision.action], route, reasons=reasons, reply=reply
-        )
-
-    async def await_review(self, cfg: RunConfig, reasons: list[str]) -> ReviewDecision | None:
-        self.set_stage(Stage.REVIEW)
-        self.review_reasons = reasons
-        publish(Stage.REVIEW, needs_review=True, cost_usd=self.rec.cost_usd)
-        workflow.set_current_details(
-            f"**Awaiting review** — {', '.join(reasons)}\n\n"
-            f"category `{self.classification.category if self.classification else '-'}`, "
-            f"confidence {self.classification.confidence if self.classification else 0:.2f}"
-        )
-        await persist(Stage.REVIEW, self.ticket_id, self.rec, review_reasons=reasons)
-        started = workflow.now()
-        decision = await self.review.wait(timedelta(seconds=cfg.review_sla_seconds))
-        if decision is None:
-            self.rec.add(
-                "review",
-                StepKind.HUMAN,
-                started,
-                "sla_expired",
-                details={"sla_seconds": cfg.review_sla_seconds},
-            )
-        else:
-            self.rec.add(
-                "review",
-                StepKind.HUMAN,
-                started,
-                decision.action.value,
-                reasoning=decision.note,
-                details={"reviewer": decision.reviewer, "category": decision.category}
-                if decision.category
-                else {"reviewer": decision.reviewer},
-            )
-        return decision
-
     async def finish(
         self,
         outcome: Outcome,
@@ -292,6 +240,9 @@ class TriageWorkflow:
         rejections: list[Rejection] | None = None,
         reply: str | None = None,
         error: str | None = None,
+        priority: str | None = None,
+        review_status: str | None = None,
+        correction: Correction | None = None,
     ) -> TriageResult:
         """8 finalize: build the result, persist it, publish it."""
         self.set_stage(Stage.FINALIZE)
@@ -304,7 +255,8 @@ class TriageWorkflow:
             outcome=outcome,
             route=route,
             category=c.category if c else None,
-            priority=(
+            priority=priority
+            or (
                 self.verdict.priority
                 if self.verdict and self.verdict.priority
                 else c.priority
@@ -319,10 +271,28 @@ class TriageWorkflow:
             cost_usd=self.rec.cost_usd,
             model_calls=self.rec.model_calls,
         )
-        self.rec.add("finalize", StepKind.CODE, started, outcome.value)
         result.latency_ms = round((workflow.now() - info.start_time).total_seconds() * 1000, 3)
+        waited = sum(r.latency_ms for r in self.rec.records if r.kind == StepKind.HUMAN)
+        decision_ms = round(result.latency_ms - waited, 3)
+        run_budget = self.rec.budgets_ms.get("run")
+        timing: dict = {"decision_latency_ms": decision_ms}
+        if run_budget is not None:
+            timing |= {"run_budget_ms": run_budget, "run_over_budget": decision_ms > run_budget}
+        self.rec.add("finalize", StepKind.CODE, started, outcome.value, details=timing)
+        metrics.run_finished(
+            outcome.value, route, self.rec.cost_usd, decision_ms, timing.get("run_over_budget")
+        )
         result.steps = list(self.rec.records)
-        await persist(Stage.DONE, self.ticket_id, self.rec, result=result)
+        await persist(
+            Stage.DONE,
+            self.ticket_id,
+            self.rec,
+            result=result,
+            review_reasons=self.review_reasons if review_status else None,
+            review=self.review.request if review_status else None,
+            review_status=review_status,
+            correction=correction,
+        )
         self.stage = Stage.DONE
         self.result = result
         publish(
@@ -343,10 +313,6 @@ class TriageWorkflow:
 
     # --- handlers --------------------------------------------------------------------
 
-    @workflow.signal(name="submit_review")
-    def submit_review(self, decision: ReviewDecision) -> None:
-        self.review.submit(decision)
-
     @workflow.query(name="status")
     def status(self) -> RunState:
         return RunState(
@@ -359,6 +325,7 @@ class TriageWorkflow:
             if self.verdict
             else None,
             needs_review=self.review.pending,
+            review=self.review.request,
             review_reasons=self.review_reasons,
             ticket=self.ticket,
             classification=self.classification,
@@ -367,5 +334,6 @@ class TriageWorkflow:
             partial_output=self.partial_output,
             steps=self.rec.records,
             cost_usd=self.rec.cost_usd,
+            deadline_at=self.rec.deadline,
             result=self.result,
         )

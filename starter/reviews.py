@@ -1,0 +1,179 @@
+"""The review queue as a library: what the CLI, the web page and tests call.
+
+Pending reviews come from Temporal visibility (`AiflowNeedsReview`) with each run's
+`pending_review` query, or from the store's `reviews` table when the cluster is busy or
+the runs are many. Decisions go out as the `submit_review` update (validated by the run;
+refusals come back as ReviewRefused) or, fire-and-forget, as the `review_decision` signal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.store import Store
+from contracts import (
+    ReviewAction,
+    ReviewDecision,
+    ReviewProposal,
+    ReviewReceipt,
+    ReviewRequest,
+    TriageResult,
+)
+from starter.submit import ticket_handle
+from workflows.triage import TriageWorkflow
+
+PENDING_QUERY = "AiflowNeedsReview = true AND ExecutionStatus = 'Running'"
+QUERY_CONCURRENCY = 20
+
+
+class ReviewRefused(Exception):
+    """The run's validator refused the decision; nothing reached its history."""
+
+
+class NoSuchReview(LookupError):
+    """No run for the ticket, or it waits for no reviewer."""
+
+
+class NoWorker(TimeoutError):
+    """No worker took the update in time: an update needs a running worker to answer."""
+
+
+def new_decision_id() -> str:
+    return f"d-{uuid.uuid4().hex}"
+
+
+@dataclass
+class Queue:
+    reviews: list[ReviewRequest]  # oldest first
+    silent: int = 0  # listed runs that did not answer their query: no worker polls them
+
+
+async def pending(
+    client: Client, task_queue: str | None = None, query_timeout: float = 5.0
+) -> Queue:
+    """Every pending review, as the runs themselves report them. `task_queue` keeps to one
+    deployment's runs; a run whose worker is down is counted in `silent` after
+    `query_timeout` seconds instead of stalling the listing."""
+    query = PENDING_QUERY
+    if task_queue:
+        query += " AND TaskQueue = '{}'".format(task_queue.replace("'", ""))
+    ids = [wf.id async for wf in client.list_workflows(query)]
+    gate = asyncio.Semaphore(QUERY_CONCURRENCY)
+
+    async def one(workflow_id: str) -> ReviewRequest | RPCError | None:
+        async with gate:
+            handle = client.get_workflow_handle_for(TriageWorkflow.run, workflow_id)
+            try:
+                return await handle.query(
+                    TriageWorkflow.pending_review, rpc_timeout=timedelta(seconds=query_timeout)
+                )
+            except RPCError as err:  # finished since the listing, or no worker answers
+                return None if err.status == RPCStatusCode.NOT_FOUND else err
+
+    found = await asyncio.gather(*(one(i) for i in ids))
+    requests = sorted(
+        (r for r in found if isinstance(r, ReviewRequest)), key=lambda r: r.requested_at
+    )
+    return Queue(requests, sum(isinstance(r, RPCError) for r in found))
+
+
+def pending_from_store(store: Store) -> list[ReviewRequest]:
+    """Pending reviews as last persisted by the runs (no Temporal round trips)."""
+    return store.pending_reviews()
+
+
+async def get(client: Client, ticket_id: str) -> ReviewRequest:
+    handle = ticket_handle(client, ticket_id)
+    try:
+        request = await handle.query(TriageWorkflow.pending_review)
+    except RPCError as err:
+        raise NoSuchReview(f"{handle.id}: {err.message}") from None
+    if request is None:
+        raise NoSuchReview(f"{handle.id}: no review is pending for this run")
+    return request
+
+
+async def decide(
+    client: Client, ticket_id: str, decision: ReviewDecision, timeout: float = 15.0
+) -> ReviewReceipt:
+    """Submit through the update: the receipt, or ReviewRefused with the run's reason.
+    The decision id is the update id too, so a resent decision is answered, not redone.
+    NoWorker after `timeout` seconds without an answer (no worker runs)."""
+    if decision.decision_id is None:
+        decision = decision.model_copy(update={"decision_id": new_decision_id()})
+    handle = ticket_handle(client, ticket_id)
+    try:
+        return await handle.execute_update(
+            TriageWorkflow.submit_review,
+            decision,
+            id=decision.decision_id,
+            rpc_timeout=timedelta(seconds=timeout),
+        )
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        raise NoWorker(
+            f"{handle.id}: no worker answered within {timeout:.0f} s. Start one (aiflow dev "
+            "or aiflow worker) and send the same decision again, or send it with --signal"
+        ) from None
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        if isinstance(cause, ApplicationError) and cause.type == "ReviewRefused":
+            raise ReviewRefused(cause.message) from None
+        raise
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        try:
+            finished = (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+        except RPCError:
+            finished = False
+        if not finished:
+            raise NoSuchReview(f"{handle.id}: {err.message}") from None
+        return answered(await handle.result(), decision)
+
+
+def answered(result: TriageResult, decision: ReviewDecision) -> ReviewReceipt:
+    """A decision sent again after the run ended: its receipt if it was the one applied,
+    else the refusal the run would have given."""
+    review = next((s for s in reversed(result.steps) if s.step == "review"), None)
+    if review is None:
+        raise NoSuchReview(f"{result.workflow_id}: the run ended without a review")
+    d = review.details
+    if d.get("decision_id") != decision.decision_id:
+        by = f" by {d['reviewer']}" if d.get("reviewer") else ""
+        raise ReviewRefused(f"the review was already decided: {review.outcome}{by}")
+    action = ReviewAction(review.outcome)
+    final = None
+    if action != ReviewAction.REJECT:
+        final = ReviewProposal(
+            category=result.category, priority=result.priority, reply=result.reply
+        )
+    return ReviewReceipt(
+        review_id=d["review_id"],
+        decision_id=d["decision_id"],
+        action=action,
+        version=d["version"],
+        duplicate=True,
+        final=final,
+    )
+
+
+async def send(client: Client, ticket_id: str, decision: ReviewDecision) -> None:
+    """Fire and forget through the signal: accepted even while no worker runs; the run
+    applies it if valid and logs it otherwise."""
+    handle = ticket_handle(client, ticket_id)
+    try:
+        await handle.signal(TriageWorkflow.review_decision, decision)
+    except RPCError as err:
+        raise NoSuchReview(f"{handle.id}: {err.message}") from None
