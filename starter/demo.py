@@ -135,11 +135,14 @@ def report(rows: list[Row], wall_s: float) -> str:
     return "\n".join(lines)
 
 
-def where_to_look(settings: Settings, rows: list[Row]) -> str:
+def where_to_look(settings: Settings, rows: list[Row], cluster: str | None = None) -> str:
+    """What to open next. `cluster`: the configured Temporal address, when the demo ran
+    there rather than on the embedded dev server."""
     waiting = [r.ticket_id for r in rows if r.outcome == "awaiting_review"]
+    ui = f"the Web UI of {cluster}" if cluster else devserver.ui_url(settings)
     text = [
         "",
-        f"Temporal Web UI: {devserver.ui_url(settings)}  (filter: AiflowNeedsReview = true)",
+        f"Temporal Web UI: {ui}  (filter: AiflowNeedsReview = true)",
         f"Store: {settings.store_url}",
     ]
     if waiting:
@@ -154,7 +157,8 @@ def where_to_look(settings: Settings, rows: list[Row]) -> str:
             f"  aiflow review reject {example} --reviewer you@example.com --reason duplicate",
             "or queue a decision now, applied when a worker starts: add --signal",
         ]
-    text.append("Stop the dev server with `aiflow dev stop`.")
+    if not cluster:
+        text.append("Stop the dev server with `aiflow dev stop`.")
     return "\n".join(text)
 
 
@@ -179,9 +183,10 @@ async def amain(
 ) -> int:
     args = parser().parse_args(argv)
     settings = settings or Settings()
+    cluster = None
     if client is None:
         configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
-        if configured_address():  # TEMPORAL_ADDRESS or a profile: use that cluster as is
+        if cluster := configured_address():  # TEMPORAL_ADDRESS or a profile: as is
             client = await connect(settings)
         else:
             if devserver.ensure(settings):
@@ -208,7 +213,7 @@ async def amain(
         stop.set()
         await worker
     print(report(rows, wall))
-    print(where_to_look(settings, rows))
+    print(where_to_look(settings, rows, cluster))
     return 0
 
 

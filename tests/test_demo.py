@@ -70,3 +70,16 @@ async def test_demo_processes_bundled_tickets_and_is_safe_to_rerun(env, settings
         line for line in ticket_lines if not line.endswith("already processed: recorded result")
     ] == []
     assert [line.split()[:2] for line in ticket_lines] == [line.split()[:2] for line in first[1:52]]
+
+
+def test_where_to_look_names_the_cluster_the_demo_ran_on(settings):
+    from starter.demo import where_to_look
+
+    external = where_to_look(settings, [], cluster="temporal.example:7233").splitlines()
+    embedded = where_to_look(settings, []).splitlines()
+    assert external[1] == (
+        "Temporal Web UI: the Web UI of temporal.example:7233  (filter: AiflowNeedsReview = true)"
+    )
+    assert "aiflow dev stop" not in "\n".join(external)
+    assert embedded[1].startswith("Temporal Web UI: http://127.0.0.1:8233  ")
+    assert embedded[-1] == "Stop the dev server with `aiflow dev stop`."
