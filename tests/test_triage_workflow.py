@@ -12,6 +12,7 @@ from activities.store import Store
 from contracts import Outcome, ReviewAction, ReviewDecision, RunState, Stage, TriageResult
 from starter.submit import submit, wait_settled, workflow_id_for
 from tests.conftest import running_worker
+from workflows import search_attributes as sa
 from workflows.triage import TriageWorkflow
 
 BILLING = {
@@ -232,14 +233,18 @@ async def _started_input(handle: WorkflowHandle) -> dict:
 async def test_search_attributes_are_queryable_after_a_run(env, settings):
     async with running_worker(env.client, settings):
         handle = await start(env.client, settings, ticket())
-        await handle.result()
+        result = await handle.result()
     query = (
         f"WorkflowId = '{handle.id}' AND AiflowOutcome = 'resolved' AND "
-        f"AiflowCategory = 'billing' AND AiflowStage = 'done' AND AiflowNeedsReview = false"
+        f"AiflowCategory = 'billing' AND AiflowStage = 'done' AND AiflowNeedsReview = false "
+        f"AND AiflowRoute = 'general' AND AiflowCostUsd > 0"
     )
     for _ in range(50):  # visibility is eventually consistent
-        found = [wf.id async for wf in env.client.list_workflows(query)]
+        found = [wf async for wf in env.client.list_workflows(query)]
         if found:
             break
         await asyncio.sleep(0.1)
-    assert found == [handle.id]
+    assert [wf.id for wf in found] == [handle.id]
+    attrs = found[0].typed_search_attributes
+    assert attrs.get(sa.COST_USD) == result.cost_usd > 0
+    assert (attrs.get(sa.OUTCOME), attrs.get(sa.ROUTE)) == ("resolved", "general")
