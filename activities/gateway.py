@@ -22,6 +22,7 @@ import re
 from collections.abc import Awaitable
 from typing import TypeVar
 
+import structlog
 from pydantic import BaseModel, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -35,6 +36,8 @@ from activities.response_log import ResponseLog
 from activities.store import Store
 from contracts import Classification, Draft, ModelCall, ModelStepInput, ModelStepResult, Usage
 from contracts.batch import ModelBatchInput, ModelBatchItem, ModelBatchResult, ModelCallError
+
+log = structlog.get_logger("aiflow.gateway")
 
 SCHEMAS: dict[str, type[BaseModel]] = {"Classification": Classification, "Draft": Draft}
 REASK_LIMIT = 1  # one corrective call; after that the next model tier is cheaper than more
@@ -296,6 +299,19 @@ class ModelGateway:
                     }
                 )
         cost = self.catalog.price(target, usage)
+        log.info(  # ids, sizes and money only: never the prompt or the output
+            "model.call",
+            step=inp.step,
+            provider=response.provider,
+            model=response.model,
+            prompt_version=f"{prompt.id}@{prompt.version}",
+            tokens_in=usage.input_tokens,
+            tokens_out=usage.output_tokens,
+            cost_usd=float(cost.usd),
+            latency_ms=round(latency, 1),
+            reasks=reask,
+            reused=reused_all,
+        )
         return ModelStepResult(
             output=output.model_dump(mode="json"),
             call=ModelCall(

@@ -111,3 +111,18 @@ async def test_canary_secrets_never_reach_a_worker_processs_logs(env, tmp_path):
         handle.id,
     )
     assert (failed["error"], failed["model"]) == ("AuthenticationFailed", "gpt-4o-mini")
+    calls = {e["step"]: e for e in events if e["event"] == "model.call"}
+    classify_step = next(s for s in result.steps if s.step == "classify" and s.outcome == "ok")
+    assert sorted(calls) == ["classify", "draft#1"]
+    c = calls["classify"]
+    assert (c["workflow_id"], c["activity_type"], c["model"], c["level"]) == (
+        handle.id,
+        "model_call",
+        "offline-knn-v1",
+        "info",
+    )
+    assert (c["tokens_in"], c["tokens_out"], c["cost_usd"]) == (
+        classify_step.input_tokens,
+        classify_step.output_tokens,
+        classify_step.cost_usd,
+    )
