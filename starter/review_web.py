@@ -304,6 +304,7 @@ def build_server(
         host=host or settings.review_web_host,
         port=settings.review_web_port if port is None else port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's loggers go through aiflow's pipeline (JSON, redaction)
         proxy_headers=True,  # X-Forwarded-Proto from a local TLS proxy marks cookies Secure
     )
     return uvicorn.Server(config)
