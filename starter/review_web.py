@@ -44,8 +44,9 @@ from worker import connect
 log = structlog.get_logger("aiflow.review_web")
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "review"
-FORM_ACTIONS = {a.value: a for a in (ReviewAction.APPROVE, ReviewAction.EDIT, ReviewAction.REJECT)}
+FORM_ACTIONS = {a.value: a for a in ReviewAction}
 FORM_FIELDS = ("review_id", "version", "decision_id", "category", "priority", "reply", "reason")
+FORM_FIELDS += ("assignee",)
 # Suggested reason codes (free text; the run requires one only to reject)
 REASON_CODES = ["tone", "wrong_category", "wrong_priority", "factual_error", "policy"]
 REASON_CODES += ["duplicate", "spam", "not_actionable"]
@@ -202,6 +203,7 @@ class ReviewPage:
             return self.no_review(ticket_id, session)
         p = req.proposal
         form = {"review_id": req.review_id, "version": req.version, "reason": "", "note": ""}
+        form["assignee"] = ""
         form |= {"category": p.category or "", "priority": p.priority or "", "reply": p.reply or ""}
         form["decision_id"] = reviews.new_decision_id()  # made now: a resent form is a duplicate
         return self.render("detail.html", 200, session, req=req, form=form, refusal=None)
@@ -229,6 +231,7 @@ class ReviewPage:
             version=int(sent["version"]),
             reason=sent["reason"].strip() or None,
             note=sent["note"].strip() or None,
+            assignee=sent["assignee"].strip() or None if action == ReviewAction.REASSIGN else None,
             **await self.corrections(ticket_id, action, sent),
         )
         try:

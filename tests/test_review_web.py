@@ -269,6 +269,40 @@ async def test_reject_needs_a_reason_then_sends_nothing(env, settings):
     assert result.steps[-2].details["reviewer"] == "ana@example.com"
 
 
+async def test_reassign_then_escalate_keep_the_review_open(env, settings):
+    s = web_settings(settings)
+    app = create_app(env.client, s)
+    async with running_worker(env.client, s), logged_in(app) as http:
+        handle, tid = await open_review(env.client, s)
+        form = await review_form(http, tid)
+        r = await http.post(
+            f"/review/{tid}", data=form | {"action": "reassign", "assignee": "ben@example.com"}
+        )
+        assert (r.status_code, "now at version 2" in r.text) == (200, True)
+        form = await review_form(http, tid)
+        page = (await http.get(f"/review/{tid}")).text
+        assert 'value="escalate"' in page
+        r = await http.post(f"/review/{tid}", data=form | {"action": "escalate", "reason": "legal"})
+        assert (r.status_code, "Escalated" in r.text, "now at version 3" in r.text) == (
+            200,
+            True,
+            True,
+        )
+        page = (await http.get(f"/review/{tid}")).text
+        req = await reviews.get(env.client, tid)
+        await reviews.decide(
+            env.client, tid, ReviewDecision(action=ReviewAction.APPROVE, reviewer="ben@example.com")
+        )
+        await handle.result()
+    assert 'value="escalate"' not in page  # escalate once
+    assert (req.version, req.assignee, req.escalated) == (3, "ben@example.com", True)
+    assert [(e.kind, e.actor) for e in req.events] == [
+        ("opened", "aiflow"),
+        ("reassigned", "ana@example.com"),
+        ("escalated", "ana@example.com"),
+    ]
+
+
 async def test_hostile_ticket_text_is_escaped(env, settings):
     s = web_settings(settings)
     app = create_app(env.client, s)
