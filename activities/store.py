@@ -8,6 +8,8 @@ never duplicates a row. SQLite by default, PostgreSQL through `DATABASE_URL`.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -129,6 +131,17 @@ def create_schema(engine: Engine, tables: list | None = None, attempts: int = 5)
         except (OperationalError, ProgrammingError, IntegrityError):
             if attempt == attempts:
                 raise
+
+
+@contextmanager
+def open_store(url: str) -> Iterator[Store]:
+    """A store with its schema in place, closed on exit: for short-lived commands."""
+    store = Store(url)
+    try:
+        store.create_schema()
+        yield store
+    finally:
+        store.close()
 
 
 class Store:

@@ -25,7 +25,7 @@ from sqlmodel import Session, select
 
 from activities.prompts import PromptError, PromptLibrary
 from activities.review_store import CorrectionRow, ReviewRow
-from activities.store import StepRow, Store
+from activities.store import StepRow, Store, open_store
 from contracts import PromptRef, ReviewRequest
 from settings import Settings
 
@@ -287,12 +287,8 @@ def main(
     """`client` is accepted like every starter command's; the feedback lives in the store."""
     args = parser().parse_args(argv)
     settings = settings or Settings()
-    store = Store(settings.store_url)
-    try:
-        store.create_schema()
+    with open_store(settings.store_url) as store:
         decisions = load(store, args.since, args.prompt_versions)
-    finally:
-        store.close()
     if args.command == "export":
         summary = export(decisions, PromptLibrary(settings.data_dir / "prompts"), args.out)
     else:

@@ -25,7 +25,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from activities.review_store import CorrectionRow, ReviewRow
-from activities.store import RunRow, StepRow, Store
+from activities.store import RunRow, StepRow, Store, open_store
 from settings import Settings
 from starter.feedback import rates, since_arg
 from starter.report_tables import render_text, sections
@@ -287,12 +287,8 @@ def main(
     """`client` is accepted like every starter command's; the report reads the store."""
     args = parser().parse_args(argv)
     settings = settings or Settings()
-    store = Store(settings.store_url)
-    try:
-        store.create_schema()
+    with open_store(settings.store_url) as store:
         report = build(load(store, args.since), settings.step_latency_budgets_ms, args.since)
-    finally:
-        store.close()
     print(json.dumps(report, indent=2) if args.json else render_text(report))
     if args.html:
         from starter.report_html import write_html  # matplotlib: only when asked for

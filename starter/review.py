@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 from temporalio.client import Client
 
-from activities.store import Store
+from activities.store import open_store
 from contracts import CATEGORIES, PRIORITIES, ReviewAction, ReviewDecision, ReviewRequest
 from settings import Settings
 from starter import reviews
@@ -143,11 +143,8 @@ async def amain(
     args = parser().parse_args(argv)
     settings = settings or Settings()
     if args.command == "list" and args.source == "store":
-        store = Store(settings.store_url)
-        try:
+        with open_store(settings.store_url) as store:
             print(queue_table(reviews.pending_from_store(store), datetime.now(UTC)))
-        finally:
-            store.close()
         return 0
     client = client or await connect(settings)
     if args.command == "serve":
