@@ -32,9 +32,12 @@ class Scripted:
         self.answers = list(answers)
         self.requests: list[ModelRequest] = []
 
+    def next_answer(self, request: ModelRequest) -> str | Exception:
+        return self.answers.pop(0)
+
     async def complete(self, request: ModelRequest) -> ModelResponse:
         self.requests.append(request)
-        answer = self.answers.pop(0)
+        answer = self.next_answer(request)
         if isinstance(answer, Exception):
             raise answer
         return ModelResponse(

@@ -2,6 +2,7 @@
 response-log entry, validation, cost, error classification); a retryable failure fails
 the batch and the retry pays only for the calls that had no recorded answer."""
 
+# ruff: noqa: F811 (tests take the imported `make` fixture as a parameter)
 from __future__ import annotations
 
 import dataclasses
@@ -11,58 +12,31 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.breaker import BreakerPolicy, CircuitBreakers
-from activities.catalog import Catalog
 from activities.errors import ProviderUnavailable, RateLimited
-from activities.gateway import MAX_BATCH_CALLS, ModelGateway
-from activities.prompts import PromptLibrary
-from activities.providers.base import ModelRequest, ModelResponse
-from activities.store import Store
-from contracts import ModelStepInput, Usage
+from activities.gateway import MAX_BATCH_CALLS
+from activities.providers.base import ModelRequest
+from contracts import ModelStepInput
 from contracts.batch import ModelBatchInput, ModelCallError
-from settings import ROOT
-from tests.test_gateway import GOOD, step_input
+
+# `make` is test_gateway's gateway fixture, imported so pytest finds it here too
+from tests.test_gateway import GOOD, Scripted, make, step_input  # noqa: F401
 
 ONE_CALL_COST = (100 * 0.15 + 20 * 0.6) / 1e6  # offline-knn-v1's simulated price
 
 
-class ByKey:
+class ByKey(Scripted):
     """Answers each call from its own script (keyed by workflow id), whatever the order
     in which the batch's concurrent calls reach it; records every request."""
 
-    name = "offline"
-
     def __init__(self, **scripts: list[str | Exception]) -> None:
+        super().__init__()
         self.scripts = scripts
-        self.requests: list[ModelRequest] = []
 
     def asked(self, wid: str) -> int:
         return sum(r.request_key.startswith(f"{wid}:") for r in self.requests)
 
-    async def complete(self, request: ModelRequest) -> ModelResponse:
-        self.requests.append(request)
-        answer = self.scripts[request.request_key.split(":")[0]].pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return ModelResponse(
-            text=answer,
-            usage=Usage(input_tokens=100, output_tokens=20),
-            model=request.model,
-            provider="offline",
-            latency_ms=5.0,
-        )
-
-
-@pytest.fixture
-def gateway_for(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 's.db'}")
-    store.create_schema()
-    breakers = CircuitBreakers(store.engine, BreakerPolicy())
-    breakers.create_schema()
-    prompts = PromptLibrary(ROOT / "data" / "prompts")
-    catalog = Catalog.load(ROOT / "data" / "models.toml")
-    yield lambda provider: ModelGateway({"offline": provider}, catalog, prompts, store, breakers)
-    store.close()
+    def next_answer(self, request: ModelRequest) -> str | Exception:
+        return self.scripts[request.request_key.split(":")[0]].pop(0)
 
 
 def call(wid: str, **target) -> ModelStepInput:
@@ -79,10 +53,10 @@ def attempt(n: int) -> ActivityEnvironment:
     return env
 
 
-async def test_each_call_has_its_own_result_cost_and_non_retryable_error(gateway_for):
+async def test_each_call_has_its_own_result_cost_and_non_retryable_error(make):
     provider = ByKey(a=[GOOD], b=["not json at all", "still not json"], c=[])
     batch = ModelBatchInput(calls=[call("a"), call("b"), call("c", model="not-in-catalogue")])
-    out = await ActivityEnvironment().run(gateway_for(provider).model_call_batch, batch)
+    out = await ActivityEnvironment().run(make(provider).model_call_batch, batch)
     a, b, c = out.items
     assert (a.error, a.result.output["category"], a.result.call.cost_usd) == (
         None,
@@ -102,9 +76,9 @@ async def test_each_call_has_its_own_result_cost_and_non_retryable_error(gateway
     assert [provider.asked(w) for w in "abc"] == [1, 2, 0]
 
 
-async def test_a_retryable_failure_fails_the_batch_and_the_retry_pays_only_for_it(gateway_for):
+async def test_a_retryable_failure_fails_the_batch_and_the_retry_pays_only_for_it(make):
     provider = ByKey(a=[GOOD], b=[ProviderUnavailable("down", status=503), GOOD], c=[GOOD])
-    gateway = gateway_for(provider)
+    gateway = make(provider)
     batch = ModelBatchInput(calls=[call("a"), call("b"), call("c")])
     with pytest.raises(ApplicationError) as caught:
         await attempt(1).run(gateway.model_call_batch, batch)
@@ -123,7 +97,7 @@ async def test_a_retryable_failure_fails_the_batch_and_the_retry_pays_only_for_i
     assert [provider.asked(w) for w in "abc"] == [1, 2, 1]  # a and c were paid once
 
 
-async def test_the_batch_waits_for_the_longest_retry_after(gateway_for):
+async def test_the_batch_waits_for_the_longest_retry_after(make):
     provider = ByKey(
         a=[RateLimited("slow down", retry_after=3.0)],
         b=[RateLimited("slow down", retry_after=7.5)],
@@ -131,17 +105,17 @@ async def test_the_batch_waits_for_the_longest_retry_after(gateway_for):
     )
     batch = ModelBatchInput(calls=[call("a"), call("b"), call("c")])
     with pytest.raises(ApplicationError) as caught:
-        await ActivityEnvironment().run(gateway_for(provider).model_call_batch, batch)
+        await ActivityEnvironment().run(make(provider).model_call_batch, batch)
     assert (caught.value.type, caught.value.next_retry_delay) == (
         "RateLimited",
         timedelta(seconds=7.5),
     )
 
 
-async def test_a_batch_over_the_limit_is_refused_before_any_call(gateway_for):
+async def test_a_batch_over_the_limit_is_refused_before_any_call(make):
     provider = ByKey()
     batch = ModelBatchInput(calls=[call(f"w{n}") for n in range(MAX_BATCH_CALLS + 1)])
     with pytest.raises(ApplicationError) as caught:
-        await ActivityEnvironment().run(gateway_for(provider).model_call_batch, batch)
+        await ActivityEnvironment().run(make(provider).model_call_batch, batch)
     assert (caught.value.type, caught.value.non_retryable) == ("BatchTooLarge", True)
     assert provider.requests == []
