@@ -93,8 +93,9 @@ def redact(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
-    """structlog + stdlib, once per process (calling again replaces the handler)."""
+def configure_logging(level: str = "INFO", fmt: str = "auto", stream: Any = None) -> None:
+    """structlog + stdlib, once per process (calling again replaces the handler).
+    Events go to `stream` (default: stderr)."""
     json_logs = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer = structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer()
     shared: list[Any] = [
@@ -109,7 +110,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
         logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler()
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[

@@ -42,6 +42,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict
 
+from activities import logs
 from bench.report import PHASES, Report
 from bench.run import Options, run_bench
 from bench.worker_under_test import RESPONSE_LOGS, Experiments
@@ -216,6 +217,10 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
         driver_in_process=args.driver_in_process,
         store_url=args.store_url,
     )
+    # A worker logs one model.call event per call at INFO; the figures here are what a
+    # worker costs with that logging on (JSON, as a deployed worker writes it), but its
+    # lines would bury the report, so they go to /dev/null.
+    logs.configure_logging("INFO", "json", stream=open(os.devnull, "w"))  # noqa: SIM115
     try:
         report = asyncio.run(run_bench(opts))
     except Exception as err:  # noqa: BLE001 - any failure is a failed benchmark
