@@ -115,7 +115,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", stream: Any = None
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[
                 *shared,
-                structlog.stdlib.ExtraAdder(allow=["error", "model", "step"]),
+                structlog.stdlib.ExtraAdder(allow=LOGGED_EXTRAS),
             ],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,

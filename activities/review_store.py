@@ -17,8 +17,6 @@ from sqlmodel import Field, Session, SQLModel, select
 
 from contracts import Correction, Notification, PersistRunInput, ReviewProposal, ReviewRequest
 
-TEXT_FIELDS = ("reply",)
-
 
 class ReviewRow(SQLModel, table=True):
     __tablename__ = "reviews"

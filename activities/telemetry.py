@@ -19,13 +19,13 @@ from sqlmodel import Session, select
 from temporalio.common import MetricMeter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
-from activities.breaker import CircuitBreakers
+from activities.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreakers
 from activities.review_store import ReviewRow
 from activities.store import Store
 
 log = structlog.get_logger("aiflow.telemetry")
 
-BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
+BREAKER_STATES = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}
 # Buckets fitted to each histogram's unit (the SDK's defaults suit milliseconds only).
 BUCKETS = {
     "aiflow_step_latency_ms": [5, 25, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000],

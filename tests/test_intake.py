@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from contracts import NormalizedTicket, Rejection, Ticket
+from contracts import CATEGORIES, NormalizedTicket, Rejection, Ticket
 from workflows.intake import validate_ticket
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -205,7 +205,6 @@ PLANTED = {
     "T-1050": [("invalid_channel", "channel")],
     "T-1051": [("invalid_tier", "customer_tier"), ("invalid_language", "language")],
 }
-CATEGORIES = {"billing", "technical", "account", "shipping", "returns", "feedback", "other"}
 
 
 def demo_rows() -> list[dict]:
@@ -218,7 +217,7 @@ def test_demo_rows_are_tickets_with_labels() -> None:
     assert len({row["ticket_id"] for row in rows}) == 51
     for row in rows:
         Ticket.model_validate(row)
-        assert row["expected_category"] in CATEGORIES | {None}
+        assert row["expected_category"] in {*CATEGORIES, None}
         assert row["note"]
 
 

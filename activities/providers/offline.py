@@ -40,12 +40,10 @@ from pydantic import BaseModel, Field
 
 from activities.errors import BadRequest, ProviderTimeout, ProviderUnavailable, RateLimited
 from activities.providers.base import CLASSIFY_TASK, DRAFT_TASK, ModelRequest, ModelResponse
-from contracts import Usage
+from contracts import CATEGORIES, PRIORITIES, Usage
 
 FaultKind = Literal["timeout", "rate_limit", "server_error", "malformed", "bad_request"]
 
-CATEGORIES = ("billing", "technical", "account", "shipping", "returns", "feedback", "other")
-PRIORITIES = ("low", "normal", "high", "urgent")
 LANGUAGES = ("en", "de", "fr", "es")
 K_NEIGHBOURS = 5
 NGRAM_SIZES = (3, 4, 5)
