@@ -219,6 +219,8 @@ async def test_duplicate_submissions_are_idempotent(env, settings):
         await handle.result()
         # after the run ended, the tool still gets its receipt back
         late = await reviews.decide(env.client, tid, final)
+        # rebuilt from the result when Temporal no longer holds the update's outcome
+        rebuilt = reviews.answered(await handle.result(), final)
         with pytest.raises(ReviewRefused, match="^the review was already decided: approve by"):
             await reviews.decide(env.client, tid, decision("reject", reason="spam"))
     assert (first.decision_id, first.duplicate, first.version) == ("d-fixed-1", False, 2)
@@ -226,6 +228,7 @@ async def test_duplicate_submissions_are_idempotent(env, settings):
     assert (third.decision_id, third.duplicate, third.version) == ("d-fixed-1", True, 2)
     assert (req.version, req.assignee, len(req.events)) == (2, "ben@example.com", 2)
     assert late == approved  # Temporal answers a completed run's update id from history
+    assert rebuilt == approved.model_copy(update={"duplicate": True})
     assert await update_events(handle) == [
         "workflow_execution_update_accepted_event_attributes",
         "workflow_execution_update_completed_event_attributes",
