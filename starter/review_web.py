@@ -189,8 +189,7 @@ class ReviewPage:
         if isinstance(session, Denied):
             return session
         queue = await reviews.pending(self.client, self.task_queue, QUERY_TIMEOUT_S)
-        found, silent = queue.reviews, queue.silent
-        return self.render("queue.html", 200, session, pending=found, silent=silent)
+        return self.render("queue.html", 200, session, pending=queue.reviews, silent=queue.silent)
 
     async def detail(self, request: Request) -> Response:
         session = self.signed_in(request)
