@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import heapq
 import json
 import math
 import re
@@ -36,6 +35,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from activities.errors import BadRequest, ProviderTimeout, ProviderUnavailable, RateLimited
@@ -131,7 +131,13 @@ def _content_words(text: str) -> int:
 
 
 class _Index:
-    """An inverted TF-IDF index (sublinear tf, smoothed idf, L2-normalised rows)."""
+    """An inverted TF-IDF index (sublinear tf, smoothed idf, L2-normalised rows).
+
+    Each n-gram's postings are two arrays (documents, weights); a query's scores are one
+    `np.bincount` over its n-grams' postings, which adds the same products in the same
+    order as a loop over the postings would (bit-identical scores) at a fraction of the
+    CPU: the offline model runs inside the worker's event loop.
+    """
 
     def __init__(self, texts: list[str]) -> None:
         doc_grams = [_ngrams(t) for t in texts]
@@ -139,13 +145,19 @@ class _Index:
         for grams in doc_grams:
             df.update(grams.keys())
         n = len(texts)
+        self.size = n
         self.idf = {g: math.log((1 + n) / (1 + c)) + 1.0 for g, c in df.items()}
         self.unseen_idf = math.log(1 + n) + 1.0
-        self.postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        postings: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
         for doc, grams in enumerate(doc_grams):
-            vec = self._weigh(grams)
-            for g, w in vec.items():
-                self.postings[g].append((doc, w))
+            for g, w in self._weigh(grams).items():
+                docs, weights = postings[g]
+                docs.append(doc)
+                weights.append(w)
+        self.postings = {
+            g: (np.array(docs, dtype=np.intp), np.array(weights, dtype=np.float64))
+            for g, (docs, weights) in postings.items()
+        }
 
     def _weigh(self, grams: Counter[str]) -> dict[str, float]:
         vec = {g: (1.0 + math.log(c)) * self.idf.get(g, self.unseen_idf) for g, c in grams.items()}
@@ -157,11 +169,23 @@ class _Index:
 
         Unseen n-grams count in the query's norm, so text unlike every example scores low.
         """
-        scores: dict[int, float] = defaultdict(float)
+        docs, weights, query, counts = [], [], [], []
         for g, w in self._weigh(_ngrams(text)).items():
-            for doc, dw in self.postings.get(g, ()):
-                scores[doc] += w * dw
-        return heapq.nsmallest(k, scores.items(), key=lambda x: (-x[1], x[0]))
+            hit = self.postings.get(g)
+            if hit is not None:
+                docs.append(hit[0])
+                weights.append(hit[1])
+                query.append(w)
+                counts.append(len(hit[0]))
+        if not docs:
+            return []
+        scores = np.bincount(
+            np.concatenate(docs),
+            np.concatenate(weights) * np.repeat(query, counts),
+            minlength=self.size,
+        )
+        order = np.argsort(-scores, kind="stable")[:k]  # stable: ties keep index order
+        return [(int(d), float(scores[d])) for d in order if scores[d] > 0]
 
 
 class OfflineProvider:
