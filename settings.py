@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     orchestration_queue: str = ORCHESTRATION_QUEUE
     model_queue: str = MODEL_QUEUE
     max_concurrent_model_activities: int = 500  # per provider queue, per worker
+    # Calls inside one provider at once, per worker (0: only the activity slots limit
+    # them). With model_call_batch one slot holds many calls, so this is the bound on
+    # what reaches the provider; slots may then exceed it, to keep it full.
+    max_concurrent_model_calls: int = Field(default=0, ge=0)
     max_concurrent_local_activities: int = 50
     shutdown_grace_seconds: float = 30.0
     # register: add missing ones at start; verify: refuse to start if missing; off: no check

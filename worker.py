@@ -282,7 +282,14 @@ def build_workers(
     if "models" in queues:
         if providers is None:
             providers = build_providers(settings)
-        gateway = ModelGateway(providers, catalog, prompts, store, breakers)
+        gateway = ModelGateway(
+            providers,
+            catalog,
+            prompts,
+            store,
+            breakers,
+            max_calls_in_flight=settings.max_concurrent_model_calls or None,
+        )
         for provider in gateway.providers:
             options: dict[str, Any] = {
                 "task_queue": settings.provider_queue(provider),

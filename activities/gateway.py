@@ -109,7 +109,12 @@ class ModelGateway:
         breakers: CircuitBreakers,
         *,
         response_log: ResponseLog | None = None,
+        max_calls_in_flight: int | None = None,
     ) -> None:
+        if max_calls_in_flight is not None and max_calls_in_flight < 1:
+            raise ValueError(f"max_calls_in_flight must be >= 1, not {max_calls_in_flight}")
+        self.max_calls_in_flight = max_calls_in_flight
+        self._permits: dict[str, asyncio.Semaphore] = {}  # per provider, made on first use
         self.breakers = breakers
         self.providers = providers
         self.catalog = catalog
@@ -127,7 +132,8 @@ class ModelGateway:
         self, inp: ModelStepInput, request: ModelRequest, succeeded: set[str] | None
     ) -> tuple[ModelResponse, bool]:
         """The provider's answer, or the one recorded by an earlier attempt (reused=True).
-        A batch collects its breaker successes in `succeeded` and records each key once."""
+        A batch collects its breaker successes in `succeeded` and records each key once,
+        and heartbeats once for all its calls; a single call heartbeats here."""
         key = hashlib.sha256(
             json.dumps(
                 [
@@ -156,8 +162,9 @@ class ModelGateway:
             raise ApplicationError(
                 f"circuit breaker open for {breaker}", type="CircuitOpen", non_retryable=True
             )
+        call = self._complete(inp.target.provider, provider, request)
         try:
-            response = await _heartbeating(provider.complete(request))
+            response = await (call if succeeded is not None else _heartbeating(call))
         except ModelError as err:
             if isinstance(err, RetryableModelError) and not isinstance(err, MalformedOutput):
                 await asyncio.to_thread(self.breakers.record_failure, breaker)
@@ -173,6 +180,20 @@ class ModelGateway:
         else:
             succeeded.add(breaker)
         return response, False
+
+    async def _complete(
+        self, name: str, provider: ModelProvider, request: ModelRequest
+    ) -> ModelResponse:
+        """provider.complete(), holding one of the provider's in-flight permits when the
+        worker limits calls in flight (max_calls_in_flight): with batches, one activity
+        slot holds many calls, so slots alone cannot bound what reaches the provider."""
+        if self.max_calls_in_flight is None:
+            return await provider.complete(request)
+        permits = self._permits.get(name)
+        if permits is None:
+            permits = self._permits[name] = asyncio.Semaphore(self.max_calls_in_flight)
+        async with permits:
+            return await provider.complete(request)
 
     @activity.defn(name="model_call")
     async def model_call(self, inp: ModelStepInput) -> ModelStepResult:
@@ -193,8 +214,8 @@ class ModelGateway:
                 non_retryable=True,
             )
         succeeded: set[str] = set()
-        outcomes = await asyncio.gather(
-            *(self._call(c, succeeded) for c in inp.calls), return_exceptions=True
+        outcomes = await _heartbeating(
+            asyncio.gather(*(self._call(c, succeeded) for c in inp.calls), return_exceptions=True)
         )
         for breaker in sorted(succeeded):
             await asyncio.to_thread(self.breakers.record_success, breaker)

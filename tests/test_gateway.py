@@ -58,8 +58,8 @@ def make(tmp_path):
     prompts = PromptLibrary(ROOT / "data" / "prompts")
     catalog = Catalog.load(ROOT / "data" / "models.toml")
 
-    def build(provider: Scripted) -> ModelGateway:
-        return ModelGateway({"offline": provider}, catalog, prompts, store, breakers)
+    def build(provider: Scripted, **options) -> ModelGateway:
+        return ModelGateway({"offline": provider}, catalog, prompts, store, breakers, **options)
 
     yield build
     store.close()

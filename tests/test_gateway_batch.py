@@ -5,6 +5,7 @@ the batch and the retry pays only for the calls that had no recorded answer."""
 # ruff: noqa: F811 (tests take the imported `make` fixture as a parameter)
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import timedelta
 
@@ -119,3 +120,50 @@ async def test_a_batch_over_the_limit_is_refused_before_any_call(make):
         await ActivityEnvironment().run(make(provider).model_call_batch, batch)
     assert (caught.value.type, caught.value.non_retryable) == ("BatchTooLarge", True)
     assert provider.requests == []
+
+
+class Held(ByKey):
+    """Holds every call until `release` is set, counting the calls inside at once."""
+
+    def __init__(self, **scripts: list[str | Exception]) -> None:
+        super().__init__(**scripts)
+        self.inside = self.peak = 0
+        self.release = asyncio.Event()
+
+    async def complete(self, request: ModelRequest):
+        self.inside += 1
+        self.peak = max(self.peak, self.inside)
+        try:
+            await self.release.wait()
+            return await super().complete(request)
+        finally:
+            self.inside -= 1
+
+
+async def until_inside(provider: Held, n: int) -> None:
+    """Wait (at most 10 s) until n calls are inside the provider; each call first looks
+    up the response log, on a thread."""
+    async with asyncio.timeout(10):
+        while provider.inside < n:
+            await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize(("limit", "inside"), [(3, 3), (None, 8)])
+async def test_calls_in_flight_are_bounded_per_provider_not_per_slot(make, limit, inside):
+    names = "abcdefgh"
+    provider = Held(**{w: [GOOD] for w in names})
+    gateway = make(provider, max_calls_in_flight=limit)
+    batch = ModelBatchInput(calls=[call(w) for w in names])
+    running = asyncio.create_task(ActivityEnvironment().run(gateway.model_call_batch, batch))
+    await until_inside(provider, inside)
+    await asyncio.sleep(0.2)  # time for a call past the limit to get in, were it allowed
+    assert provider.inside == inside  # the rest wait for a permit, not in the provider
+    provider.release.set()
+    out = await running
+    assert [i.result.output["category"] for i in out.items] == ["billing"] * 8
+    assert (provider.peak, provider.inside, len(provider.requests)) == (inside, 0, 8)
+
+
+def test_a_limit_below_one_is_refused(make):
+    with pytest.raises(ValueError, match="max_calls_in_flight must be >= 1, not 0"):
+        make(ByKey(), max_calls_in_flight=0)
