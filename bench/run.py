@@ -57,7 +57,11 @@ class Options:
     concurrency: int = 500
     latency_ms: float = 1000.0
     jitter_ms: float = 0.0
-    max_concurrent: int | None = None  # worker slots; default: = concurrency / batch
+    max_concurrent: int | None = None  # worker slots; default: see slot_headroom
+    # Slots beyond concurrency / batch (a fraction): calls in flight are capped by the
+    # gateway's per-provider permits (= concurrency); the extra slots hold batches whose
+    # calls wait for a permit, so a batch finishing its bookkeeping leaves no permit idle.
+    slot_headroom: float = 0.2
     driver_workflows: int = 10
     cap: str = "worker"  # worker: slots cap in-flight calls; driver: the workflows do
     experiments: Experiments = field(default_factory=Experiments)
@@ -132,8 +136,10 @@ async def run_bench(opts: Options) -> Report:
             offline_latency_jitter_ms=opts.jitter_ms,
             offline_fault_rate=0.0,
             max_concurrent_model_activities=(
-                opts.max_concurrent or math.ceil(opts.concurrency / exp.batch)
+                opts.max_concurrent
+                or math.ceil(opts.concurrency * (1 + opts.slot_headroom) / exp.batch)
             ),
+            max_concurrent_model_calls=opts.concurrency,
             classify_model="offline-classify",
             provider_rate_limits={},
             search_attributes="off",
@@ -194,7 +200,7 @@ async def _measure(
         while not stop.is_set():
             t = loop.time()
             await asyncio.sleep(0.05)
-            lags.append(max(0.0, loop.time() - t - 0.05))
+            lags.append(max(0.0, loop.time() - t - 0.05) * 1000)  # ms
 
     await asyncio.sleep(0.5)  # let pollers reach the server before the clock starts
     log0 = (mw.gateway.responses.rows, mw.gateway.responses.commits)
@@ -287,7 +293,13 @@ async def _measure(
     return Report(
         calls=opts.calls,
         ok=ok,
+        model=(
+            "remote: offline answers memoised per ticket, latency only"
+            if exp.memo_classify
+            else "offline: kNN on every call, in the worker's event loop"
+        ),
         concurrency=opts.concurrency,
+        call_permits=settings.max_concurrent_model_calls or None,
         worker_slots=settings.max_concurrent_model_activities,
         activity_pollers=pollers,
         driver_workflows=len(plan),
