@@ -159,13 +159,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--model",
-        choices=["remote", "offline"],
+        choices=["remote", "offline", "http"],
         default="remote",
         help="the simulated model. remote (default): the offline provider's answer for each "
         "distinct ticket is computed once, so a call costs the worker only aiflow's own "
         "work plus the simulated latency, as a remote model API does. offline: the offline "
         "provider's kNN runs on every call, in the worker's event loop (what a worker that "
-        "serves the offline model itself pays: about 0.5 ms of CPU per call)",
+        "serves the offline model itself pays: about 0.5 ms of CPU per call). http: the "
+        "real openai client (aiflow's `local` OpenAI-compatible provider) over HTTP to a "
+        "server in a child process that answers after the latency: what a remote API "
+        "costs the worker, client and connections included",
     )
     p.add_argument("--address", help="use this Temporal server instead of starting one")
     p.add_argument("--namespace", default="default")
@@ -224,7 +227,7 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
         experiments=Experiments(
             response_log="single" if args.response_log == "on" else args.response_log,
             batch=args.batch,
-            memo_classify=args.model == "remote",
+            model=args.model,
             activity_pollers=args.activity_pollers,
             poller_autoscale=autoscale,
         ),

@@ -26,6 +26,7 @@ from activities.catalog import Catalog
 from activities.gateway import MAX_BATCH_CALLS
 from activities.pipeline import model_chain, pinned_prompts
 from activities.prompts import PromptLibrary
+from bench.fake_openai import fake_openai
 from bench.harness import (
     FanoutInput,
     FanoutResult,
@@ -45,7 +46,13 @@ from bench.instruments import (
     thread_cpu,
 )
 from bench.report import Report, activity_timings, rounded
-from bench.worker_under_test import RESPONSE_LOGS, Experiments, build_model_worker, open_store
+from bench.worker_under_test import (
+    MODELS,
+    RESPONSE_LOGS,
+    Experiments,
+    build_model_worker,
+    open_store,
+)
 from settings import ROOT, Settings
 
 MAX_PENDING_PER_WORKFLOW = 2000  # the server's limit.numPendingActivities.error default
@@ -112,6 +119,23 @@ def plan_workflows(opts: Options) -> list[tuple[int, int, int]]:
     return plan
 
 
+HTTP_ALIAS = "bench-http"
+
+
+def http_catalog(workdir: Path) -> Path:
+    """aiflow's catalogue plus one target on the `local` (OpenAI-compatible) provider."""
+    text = (ROOT / "data" / "models.toml").read_text("utf-8")
+    text = text.replace("[aliases]\n", f'[aliases]\n{HTTP_ALIAS} = ["bench-remote"]\n', 1)
+    text += (
+        '\n[targets.bench-remote]\nprovider = "local"\nmodel = "bench-remote"\n'
+        "context_window = 32_768\nmax_output_tokens = 2_048\n"
+        "price = { input_per_mtok = 0.15, output_per_mtok = 0.60, simulated = true }\n"
+    )
+    path = workdir / "models.toml"
+    path.write_text(text, "utf-8")
+    return path
+
+
 async def run_bench(opts: Options) -> Report:
     exp = opts.experiments
     if opts.calls < 1 or opts.concurrency < 1 or opts.driver_workflows < 1:
@@ -124,9 +148,16 @@ async def run_bench(opts: Options) -> Report:
         raise ValueError(f"batch must be 1..{MAX_BATCH_CALLS}")
     if exp.response_log not in RESPONSE_LOGS:
         raise ValueError(f"response log must be one of {sorted(RESPONSE_LOGS)}")
+    if exp.model not in MODELS:
+        raise ValueError(f"model must be one of {sorted(MODELS)}")
+    if exp.model == "http" and opts.jitter_ms:
+        raise ValueError("--jitter-ms applies to the offline provider, not --model http")
     tag = uuid.uuid4().hex[:8]
     with tempfile.TemporaryDirectory(prefix="aiflow-bench-") as tmp:
         workdir = Path(tmp)
+        remote: dict[str, Any] = {"classify_model": "offline-classify"}
+        if exp.model == "http":
+            remote = {"catalog_file": http_catalog(workdir), "classify_model": HTTP_ALIAS}
         settings = Settings(
             _env_file=None,
             state_dir=workdir,
@@ -140,12 +171,16 @@ async def run_bench(opts: Options) -> Report:
                 or math.ceil(opts.concurrency * (1 + opts.slot_headroom) / exp.batch)
             ),
             max_concurrent_model_calls=opts.concurrency,
-            classify_model="offline-classify",
             provider_rate_limits={},
             search_attributes="off",
             shutdown_grace_seconds=5,
+            **remote,
         )
         async with contextlib.AsyncExitStack() as stack:
+            model_pid = None
+            if exp.model == "http":
+                url, model_pid = await stack.enter_async_context(fake_openai(opts.latency_ms))
+                settings = settings.model_copy(update={"local_base_url": url})
             server_pid = None
             address = opts.address
             if address is None:
@@ -156,14 +191,14 @@ async def run_bench(opts: Options) -> Report:
             client = await connect_when_ready(
                 address, opts.namespace, timeout=10 if opts.address else 60
             )
-            return await _measure(opts, settings, client, server_pid, tag, stack)
+            return await _measure(opts, settings, client, (server_pid, model_pid), tag, stack)
 
 
 async def _measure(
     opts: Options,
     settings: Settings,
     client: Client,
-    server_pid: int | None,
+    pids: tuple[int | None, int | None],  # dev server, remote model server
     tag: str,
     stack: contextlib.AsyncExitStack,
 ) -> Report:
@@ -205,7 +240,9 @@ async def _measure(
     await asyncio.sleep(0.5)  # let pollers reach the server before the clock starts
     log0 = (mw.gateway.responses.rows, mw.gateway.responses.commits)
     cpu0, proc0, machine0 = thread_cpu(), os.times(), machine_busy_cpu()
+    server_pid, model_pid = pids
     srv0 = process_tree_cpu(server_pid) if server_pid else 0.0
+    mdl0 = process_tree_cpu(model_pid) if model_pid else 0.0
     drv0 = process_tree_cpu(driver_pid) if driver_pid else 0.0
     monitor = asyncio.create_task(lag_monitor())
     t0 = time.perf_counter()
@@ -236,6 +273,7 @@ async def _measure(
     await monitor
     cpu1, proc1, machine1 = thread_cpu(), os.times(), machine_busy_cpu()
     srv1 = process_tree_cpu(server_pid) if server_pid else 0.0
+    mdl1 = process_tree_cpu(model_pid) if model_pid else 0.0
     drv1 = process_tree_cpu(driver_pid) if driver_pid else 0.0
     rows, commits = (
         mw.gateway.responses.rows - log0[0],
@@ -276,10 +314,13 @@ async def _measure(
     if driver_pid:
         cpu["driver process"] = round(drv1 - drv0, 2)
         per_call["driver process"] = drv1 - drv0
+    if model_pid:
+        cpu["model server process"] = round(mdl1 - mdl0, 2)
+        per_call["model server process"] = mdl1 - mdl0
     if server_pid:
         cpu["dev server"] = round(srv1 - srv0, 2)
         per_call["dev server"] = srv1 - srv0
-        used = srv1 - srv0 + drv1 - drv0 + worker_cpu
+        used = srv1 - srv0 + drv1 - drv0 + mdl1 - mdl0 + worker_cpu
         cpu["machine busy %"] = round(100 * used / (wall * (os.cpu_count() or 1)), 1)
         # Anything else running meanwhile (a test suite, a build) skews every figure.
         cpu["other processes"] = round(max(0.0, machine1 - machine0 - used), 2)
@@ -293,11 +334,7 @@ async def _measure(
     return Report(
         calls=opts.calls,
         ok=ok,
-        model=(
-            "remote: offline answers memoised per ticket, latency only"
-            if exp.memo_classify
-            else "offline: kNN on every call, in the worker's event loop"
-        ),
+        model=f"{exp.model}: {MODELS[exp.model]}",
         concurrency=opts.concurrency,
         call_permits=settings.max_concurrent_model_calls or None,
         worker_slots=settings.max_concurrent_model_activities,

@@ -1,6 +1,7 @@
 """The model worker the benchmark measures: aiflow's own `worker.build_workers(...,
 queues={"models"})`, given a counted offline provider and the timing interceptor through
-its hooks, plus the benchmark's experiments (response log variants, pollers, kNN memo)."""
+its hooks, plus the benchmark's experiments (response log variants, pollers, the simulated
+model: see MODELS)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,11 @@ from activities.store import ResponseKey, Store
 from bench.instruments import CountingProvider, Marks, TimingInterceptor
 from settings import Settings
 
+MODELS = {
+    "remote": "offline answers memoised per ticket, latency only",
+    "offline": "kNN on every call, in the worker's event loop",
+    "http": "the openai client over HTTP to a local OpenAI-compatible server",
+}
 RESPONSE_LOGS = {
     "group": "group commit (aiflow's default)",
     "single": "one transaction per answer",
@@ -31,7 +37,7 @@ RESPONSE_LOGS = {
 class Experiments:
     response_log: str = "group"
     batch: int = 1  # calls per activity: >1 uses the gateway's model_call_batch
-    memo_classify: bool = False  # no kNN CPU after the first call per distinct ticket
+    model: str = "remote"  # a key of MODELS
     activity_pollers: int | None = None  # PollerBehaviorSimpleMaximum(n)
     poller_autoscale: tuple[int, int, int] | None = None  # (min, max, initial)
 
@@ -83,8 +89,13 @@ def build_model_worker(
     exp: Experiments,
 ) -> ModelWorker:
     marks: Marks = {}
-    offline = aiflow_worker.build_providers(settings)["offline"]
-    counter = CountingProvider(memoised(offline) if exp.memo_classify else offline, marks)
+    built_providers = aiflow_worker.build_providers(settings)
+    if exp.model == "http":
+        name, provider = "local", built_providers["local"]
+    else:
+        offline = built_providers["offline"]
+        name, provider = "offline", memoised(offline) if exp.model == "remote" else offline
+    counter = CountingProvider(provider, marks)
     built: dict[str, ModelGateway] = {}
 
     def hook(gateway: ModelGateway, options: dict[str, Any]) -> None:
@@ -106,7 +117,7 @@ def build_model_worker(
         store,
         executor,
         queues={"models"},
-        providers={"offline": counter},
+        providers={name: counter},
         model_worker_hook=hook,
     )
     return ModelWorker(worker, counter, built["gateway"], marks)

@@ -20,6 +20,11 @@ from settings import ROOT
             6,
             "offline: kNN on every call, in the worker's event loop",
         ),
+        (
+            ["--batch", "10", "--model", "http"],
+            6,
+            "http: the openai client over HTTP to a local OpenAI-compatible server",
+        ),
     ],
 )
 def test_bench_smoke_run_completes_every_call(extra, slots, model):
@@ -53,9 +58,11 @@ def test_bench_smoke_run_completes_every_call(extra, slots, model):
     # Group commit is the default: never less than one answer per transaction.
     assert report["response_log"] == "sqlite, group commit (aiflow's default)"
     assert report["response_log_rows_per_commit"] >= 1.0
+    remote_server = {"model server process"} if "http" in extra else set()
     assert set(report["cpu_ms_per_call"]) == {
         "model worker process",
         "driver process",
         "dev server",
         "all",
+        *remote_server,
     }
