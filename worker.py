@@ -320,10 +320,20 @@ async def run_workers(
         register = settings.search_attributes == "register"
         await ensure_search_attributes(client, ALL_KEYS, register=register)
     executor = ThreadPoolExecutor(max_workers=settings.max_concurrent_local_activities)
+    providers = build_providers(settings) if "models" in (queues or {"models"}) else {}
     try:
         async with AsyncExitStack() as stack:
+            for provider in providers.values():  # closed after the workers have stopped
+                if hasattr(provider, "aclose"):
+                    stack.push_async_callback(provider.aclose)
             workers = build_workers(
-                client, settings, store, executor, queues, model_worker_hook=model_worker_hook
+                client,
+                settings,
+                store,
+                executor,
+                queues,
+                providers=providers or None,
+                model_worker_hook=model_worker_hook,
             )
             for w in workers:
                 await stack.enter_async_context(w)

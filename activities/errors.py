@@ -23,6 +23,7 @@ shape (no choices, no output list).
 
 from __future__ import annotations
 
+import errno
 import re
 import time
 from collections.abc import Mapping
@@ -189,11 +190,24 @@ def sdk_error(provider: str, err: Exception, sdk: Any) -> ModelError:
             request_id=err.request_id,
             **{k: v if isinstance(v, str) else None for k, v in fields.items()},
         )
-    if isinstance(err, sdk.APITimeoutError):
+    if isinstance(err, sdk.APITimeoutError) and not _refused(err):
         return ProviderTimeout(f"{provider}: no answer within the client timeout")
     if isinstance(err, sdk.APIConnectionError):
         return ProviderUnavailable(f"{provider}: connection failed")
     return unreadable_answer(provider)
+
+
+def _refused(err: BaseException) -> bool:
+    """A refused connection somewhere in the cause chain. The SDKs' aiohttp transport
+    reports one as a connect timeout; it is the server being down, not slow."""
+    seen: BaseException | None = err
+    for _ in range(10):  # causes are short chains; never loop on a cycle
+        if seen is None:
+            return False
+        if isinstance(seen, OSError) and seen.errno == errno.ECONNREFUSED:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def unreadable_answer(provider: str) -> ProviderUnavailable:

@@ -131,5 +131,5 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", stream: Any = None
     # The ids travel as fields (temporal_context), not appended to every message.
     workflow.logger.workflow_info_on_message = False
     activity.logger.activity_info_on_message = False
-    for noisy in ("httpx", "httpx2", "httpcore", "openai", "anthropic"):  # URLs, bodies
+    for noisy in ("httpx", "httpx2", "httpcore", "aiohttp", "openai", "anthropic"):  # URLs, bodies
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

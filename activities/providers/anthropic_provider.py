@@ -7,7 +7,7 @@ import json
 import time
 
 import anthropic
-from anthropic import AsyncAnthropic
+from anthropic import AsyncAnthropic, DefaultAioHttpClient
 from anthropic.types import Message as AnthropicMessage
 
 from activities.errors import (
@@ -18,6 +18,7 @@ from activities.errors import (
     unreadable_answer,
 )
 from activities.providers.base import ModelRequest, ModelResponse
+from activities.providers.http import CONNECTION_LIMITS
 from contracts import Usage
 
 
@@ -27,7 +28,13 @@ def build_anthropic_client(
     """The one client a worker process shares, with an explicit key (no env/profile lookup)."""
     if not api_key:
         raise ValueError("Anthropic needs an API key")
-    return AsyncAnthropic(api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0)
+    return AsyncAnthropic(
+        api_key=api_key,
+        base_url=base_url,
+        timeout=timeout_s,
+        max_retries=0,
+        http_client=DefaultAioHttpClient(limits=CONNECTION_LIMITS, timeout=timeout_s),
+    )
 
 
 class AnthropicProvider:
@@ -36,6 +43,9 @@ class AnthropicProvider:
     def __init__(self, client: AsyncAnthropic, *, name: str = "anthropic") -> None:
         self.name = name
         self._client = client
+
+    async def aclose(self) -> None:
+        await self._client.close()
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         system = "\n\n".join(m.content for m in request.messages if m.role == "system")

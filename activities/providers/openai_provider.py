@@ -12,7 +12,7 @@ import time
 from typing import Any, Literal
 
 import openai
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, DefaultAioHttpClient
 from openai.types.chat import ChatCompletion
 from openai.types.responses import Response
 
@@ -23,6 +23,7 @@ from activities.errors import (
     unreadable_answer,
 )
 from activities.providers.base import ModelRequest, ModelResponse
+from activities.providers.http import CONNECTION_LIMITS
 from contracts import Usage
 
 # Compatible servers ignore the key, but the SDK would otherwise look for OPENAI_API_KEY.
@@ -34,7 +35,13 @@ def build_openai_client(api_key: str | None, base_url: str | None, timeout_s: fl
     if not api_key and not base_url:
         raise ValueError("OpenAI needs an API key (only a compatible base_url may omit it)")
     key = api_key or LOCAL_API_KEY
-    return AsyncOpenAI(api_key=key, base_url=base_url, timeout=timeout_s, max_retries=0)
+    return AsyncOpenAI(
+        api_key=key,
+        base_url=base_url,
+        timeout=timeout_s,
+        max_retries=0,
+        http_client=DefaultAioHttpClient(limits=CONNECTION_LIMITS, timeout=timeout_s),
+    )
 
 
 class OpenAIProvider:
@@ -50,6 +57,9 @@ class OpenAIProvider:
         self.name = name
         self._client = client
         self._api = api
+
+    async def aclose(self) -> None:
+        await self._client.close()
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         started = time.perf_counter()
