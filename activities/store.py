@@ -8,6 +8,7 @@ never duplicates a row. SQLite by default, PostgreSQL through `DATABASE_URL`.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -123,7 +124,13 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
-def create_schema(engine: Engine, tables: list | None = None, attempts: int = 5) -> None:
+def create_schema(engine: Engine, tables: list | None = None, attempts: int = 20) -> None:
+    """Create missing tables, also when other processes do the same at the same moment.
+
+    SQLite commits each CREATE TABLE on its own, so two workers starting together on a
+    fresh file leapfrog table by table: the loser of each race gets "already exists" and
+    tries again. Backing off lets the winner finish (five quick retries were once not
+    enough for ten tables)."""
     for attempt in range(1, attempts + 1):
         try:
             SQLModel.metadata.create_all(engine, tables=tables)
@@ -131,6 +138,7 @@ def create_schema(engine: Engine, tables: list | None = None, attempts: int = 5)
         except (OperationalError, ProgrammingError, IntegrityError):
             if attempt == attempts:
                 raise
+            time.sleep(min(0.5, 0.05 * attempt))
 
 
 @contextmanager

@@ -363,7 +363,9 @@ async def test_queue_rows_and_runs_that_cannot_answer(env, settings):
     assert (
         "1 run waiting for review did not answer (is a worker running?); not listed." in silent.text
     )
-    assert waited < 10
+    # The listing gives each query 5 s (the page took 5.0-10.1 s, the latter under CI
+    # load); the bound shows that it gives up instead of hanging, not how fast it is.
+    assert waited < 30
 
 
 def test_durations_and_redirect_targets():

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 from sqlalchemy import delete, func
 from sqlmodel import Session, SQLModel, select
 
@@ -312,3 +314,23 @@ def test_workers_starting_at_once_on_a_fresh_database_all_create_the_schema(tmp_
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(start_one, range(8)))
     assert results == [sorted(SQLModel.metadata.tables)] * 8
+
+
+def _create_when_released(url: str, barrier) -> None:
+    barrier.wait()
+    Store(url).create_schema()
+
+
+def test_processes_creating_the_schema_at_once_all_succeed(tmp_path):
+    """Workers starting together on a fresh SQLite file race to create each table."""
+    ctx = multiprocessing.get_context("spawn")
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    barrier = ctx.Barrier(4)
+    procs = [ctx.Process(target=_create_when_released, args=(url, barrier)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    tables = set(sqlalchemy.inspect(sqlalchemy.create_engine(url)).get_table_names())
+    assert {"runs", "steps", "blobs", "model_responses", "reviews", "notifications"} <= tables
