@@ -332,7 +332,7 @@ async def run_workers(
                 store,
                 executor,
                 queues,
-                providers=providers or None,
+                providers=providers,
                 model_worker_hook=model_worker_hook,
             )
             for w in workers:

@@ -47,7 +47,7 @@ from dataclasses import asdict
 from activities import logs
 from bench.report import PHASES, Report
 from bench.run import Options, run_bench
-from bench.worker_under_test import RESPONSE_LOGS, Experiments
+from bench.worker_under_test import MODELS, RESPONSE_LOGS, Experiments
 
 
 def format_report(r: Report) -> str:
@@ -159,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--model",
-        choices=["remote", "offline", "http"],
+        choices=list(MODELS),
         default="remote",
         help="the simulated model. remote (default): the offline provider's answer for each "
         "distinct ticket is computed once, so a call costs the worker only aiflow's own "

@@ -61,7 +61,8 @@ class UnloggedStore(Store):
 
 
 def memoised(offline: Any) -> Any:
-    """Experiment: the offline provider's kNN runs once per distinct ticket."""
+    """`--model remote` (the default): the offline provider's kNN runs once per distinct
+    ticket, so a call costs the worker no model CPU, as a remote API's model does not."""
     memo: dict[str, Any] = {}
     knn = offline.classify
 
