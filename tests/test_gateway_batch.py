@@ -13,6 +13,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities import gateway as gateway_module
 from activities.errors import ProviderUnavailable, RateLimited
 from activities.gateway import MAX_BATCH_CALLS
 from activities.providers.base import ModelRequest
@@ -167,3 +168,26 @@ async def test_calls_in_flight_are_bounded_per_provider_not_per_slot(make, limit
 def test_a_limit_below_one_is_refused(make):
     with pytest.raises(ValueError, match="max_calls_in_flight must be >= 1, not 0"):
         make(ByKey(), max_calls_in_flight=0)
+
+
+class UntilHeartbeat(ByKey):
+    """Answers only once the activity has heartbeated."""
+
+    def __init__(self, **scripts: list[str | Exception]) -> None:
+        super().__init__(**scripts)
+        self.heartbeat = asyncio.Event()
+
+    async def complete(self, request: ModelRequest):
+        await self.heartbeat.wait()
+        return await super().complete(request)
+
+
+async def test_a_batch_heartbeats_while_its_calls_run_and_wait(make, monkeypatch):
+    monkeypatch.setattr(gateway_module, "HEARTBEAT_SECONDS", 0.01)
+    provider = UntilHeartbeat(a=[GOOD], b=[GOOD])
+    env = ActivityEnvironment()
+    env.on_heartbeat = lambda *_: provider.heartbeat.set()
+    batch = ModelBatchInput(calls=[call("a"), call("b")])
+    async with asyncio.timeout(10):  # no heartbeat: the calls never answer
+        out = await env.run(make(provider, max_calls_in_flight=1).model_call_batch, batch)
+    assert [i.result.output["category"] for i in out.items] == ["billing", "billing"]
