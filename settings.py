@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from contracts import MODEL_QUEUE, ORCHESTRATION_QUEUE
+from contracts import MODEL_QUEUE, ORCHESTRATION_QUEUE, DegradationPolicy
 
 ROOT = Path(__file__).resolve().parent
 FaultKind = Literal["timeout", "rate_limit", "server_error", "malformed", "bad_request"]
@@ -90,6 +90,13 @@ class Settings(BaseSettings):
     breaker_window_seconds: float = Field(60.0, gt=0)
     breaker_open_seconds: float = Field(30.0, gt=0)  # open this long, then one probe
     breaker_probe_timeout_seconds: float = Field(60.0, gt=0)
+    # A 401/403/404 opens the model's config breaker at once, this long before its probe
+    breaker_config_open_seconds: float = Field(300.0, gt=0)
+
+    # --- degradation: what a model step does when no model of its chain can answer
+    # JSON by step name, "default" for the rest; fields of contracts.DegradationPolicy:
+    # {"default": {"outage_window_seconds": 1800}, "draft": {"on_config_error": "review"}}
+    degradation: dict[str, DegradationPolicy] = Field(default_factory=dict)
 
     # --- providers: the vendors' standard variables; a provider is on when configured
     openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")

@@ -48,6 +48,7 @@ from activities.store import Store
 from activities.telemetry import StoreGauges, prometheus_runtime
 from activities.tracing import Tracing
 from activities.webhook import Webhook
+from contracts import DegradationPolicy
 from settings import Settings
 from workflows.drift import DriftWorkflow
 from workflows.search_attributes import ALL_KEYS, SEARCH_ATTRIBUTE_TYPES
@@ -205,7 +206,18 @@ def run_policy(settings: Settings, catalog: Catalog, prompts: PromptLibrary) -> 
         review_escalation_sla_seconds=settings.review_escalation_sla_seconds,
         review_safe_default=settings.review_safe_default,
         latency_budgets_ms=settings.step_latency_budgets_ms,
+        degradation=degradation_for(settings),
     )
+
+
+def degradation_for(settings: Settings) -> dict[str, DegradationPolicy]:
+    """Each step's policy: its own fields over "default"'s over the built-in defaults."""
+    default = settings.degradation.get("default", DegradationPolicy())
+    policies = {"default": default}
+    for step, policy in settings.degradation.items():
+        if step != "default":
+            policies[step] = default.model_copy(update=policy.model_dump(exclude_unset=True))
+    return policies
 
 
 # Called with the gateway and each model Worker's keyword arguments just before the Worker
@@ -280,6 +292,7 @@ def build_workers(
             )
         )
     if "models" in queues:
+        webhook = settings.notify_webhook_url
         if providers is None:
             providers = build_providers(settings)
         gateway = ModelGateway(
@@ -289,6 +302,7 @@ def build_workers(
             store,
             breakers,
             max_calls_in_flight=settings.max_concurrent_model_calls or None,
+            alert_webhook=Webhook(webhook.get_secret_value()) if webhook else None,
         )
         for provider in gateway.providers:
             options: dict[str, Any] = {

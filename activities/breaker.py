@@ -12,6 +12,12 @@ Only RETRYABLE provider failures (429, 5xx, timeouts, connection errors) are rep
 with `record_failure`: a 400 or 401 says nothing about the provider's health, so the
 caller classifies first and reports those as neither success nor failure.
 
+Each provider/model also has a CONFIG breaker (key `config:<provider>/<model>`, the same
+table and state machine): one 401/403/404 `trip`s it open at once, for the longer
+`config_open_seconds`, since a bad key or model id fails every call until an operator
+fixes it. `acquire` consults it first, so while it is open no run calls that model, and
+its probe (one call per open period, fleet-wide) closes it once the fix is deployed.
+
 Every transition is atomic across processes on SQLite and PostgreSQL: granting the probe
 is one conditional UPDATE whose rowcount says who won; failures, successes and resets
 run in a transaction that first upserts the row, which locks it (PostgreSQL) or takes
@@ -48,8 +54,16 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
+CONFIG_PREFIX = "config:"
+
+
 def breaker_key(provider: str, model: str) -> str:
     return f"{provider}/{model}"
+
+
+def config_key(key: str) -> str:
+    """The config breaker of a provider/model key."""
+    return CONFIG_PREFIX + key
 
 
 class UTCDateTime(TypeDecorator):
@@ -97,12 +111,14 @@ class BreakerPolicy(BaseModel):
     window_seconds: float = 60
     open_seconds: float = 30  # open this long before one half-open probe is allowed
     probe_timeout_seconds: float = 60  # a probe that never reports back frees the slot
+    config_open_seconds: float = 300  # a config breaker's open period before its probe
 
 
 class BreakerDecision(BaseModel):
     allowed: bool
     state: str
     retry_at: datetime | None = None  # when refused: the earliest a call may be let through
+    reason: str | None = None  # when refused: "outage" or "config"
 
 
 class BreakerState(BaseModel):
@@ -128,26 +144,45 @@ class CircuitBreakers:
         create_schema(self.engine, [BreakerRow.__table__])
 
     def acquire(self, key: str) -> BreakerDecision:
-        """May a call to `key` go out now? Open → at most one caller, the probe, gets yes."""
+        """May a call to `key` go out now? Its config breaker first, then its outage
+        breaker; open → at most one caller, the probe, gets yes. One read when both are
+        closed (the common case)."""
         now = self.clock()
-        row = self._get(key)
-        if row is not None and row.state != CLOSED and self._retry_at(row) <= now:
-            if self._take_probe(key, now):
-                return BreakerDecision(allowed=True, state=HALF_OPEN)
-            row = self._get(key)  # another caller, maybe in another process, won it
-        if row is None or row.state == CLOSED:
-            return BreakerDecision(allowed=True, state=CLOSED)
-        return BreakerDecision(allowed=False, state=row.state, retry_at=self._retry_at(row))
+        keys = [config_key(key), key]
+        rows = self._get_many(keys)
+        decision = BreakerDecision(allowed=True, state=CLOSED)
+        for k, reason in zip(keys, ("config", "outage"), strict=True):
+            row = rows.get(k)
+            if row is not None and row.state != CLOSED and self._retry_at(row) <= now:
+                if self._take_probe(k, now):
+                    decision = BreakerDecision(allowed=True, state=HALF_OPEN)
+                    continue
+                row = self._get(k)  # another caller, maybe in another process, won it
+            if row is not None and row.state != CLOSED:
+                return BreakerDecision(
+                    allowed=False, state=row.state, retry_at=self._retry_at(row), reason=reason
+                )
+        return decision
 
-    def record_success(self, key: str) -> None:
+    def record_success(self, *keys: str) -> None:
         """half_open → closed; closed → failures reset. Open ignores it: that call started
-        before the breaker opened."""
-        row = self._get(key)
-        if row is None or row.state == OPEN or (row.state == CLOSED and row.failures == 0):
-            return  # the common case: no write, so no lock
+        before the breaker opened. One read for all `keys` when there is nothing to do."""
+        for key, row in self._get_many(list(keys)).items():
+            if row.state == OPEN or (row.state == CLOSED and row.failures == 0):
+                continue  # the common case: no write, so no lock
+            with self._locked(key) as (conn, row, now):
+                if row.state != OPEN:
+                    conn.execute(_set(key, **_CLOSED, updated_at=now))
+
+    def trip(self, key: str) -> bool:
+        """Open `key` at once (a config breaker: the first 401/404 says it all). True only
+        for the call that opened a closed breaker: the one that raises the alert."""
         with self._locked(key) as (conn, row, now):
-            if row.state != OPEN:
-                conn.execute(_set(key, **_CLOSED, updated_at=now))
+            if row.state == OPEN:
+                return False
+            opened = dict(state=OPEN, opened_at=now, probe_started_at=None, updated_at=now)
+            conn.execute(_set(key, **opened, failures=row.failures + 1))
+            return row.state == CLOSED
 
     def record_failure(self, key: str) -> None:
         """Count a RETRYABLE failure: closed → open at the threshold within the window;
@@ -190,7 +225,7 @@ class CircuitBreakers:
         """Compare-and-set: only the caller whose UPDATE still matches gets the probe."""
         p = self.policy
         due = or_(
-            (T.state == OPEN) & (T.opened_at <= now - _s(p.open_seconds)),
+            (T.state == OPEN) & (T.opened_at <= now - _s(self._open_seconds(key))),
             (T.state == HALF_OPEN) & (T.probe_started_at <= now - _s(p.probe_timeout_seconds)),
         )
         probe = dict(state=HALF_OPEN, probe_started_at=now, updated_at=now)
@@ -204,12 +239,19 @@ class CircuitBreakers:
     def _retry_at(self, row: BreakerRow) -> datetime:
         if row.state == HALF_OPEN:  # the latest the in-flight probe's slot frees
             return row.probe_started_at + _s(self.policy.probe_timeout_seconds)
-        return row.opened_at + _s(self.policy.open_seconds)
+        return row.opened_at + _s(self._open_seconds(row.key))
+
+    def _open_seconds(self, key: str) -> float:
+        p = self.policy
+        return p.config_open_seconds if key.startswith(CONFIG_PREFIX) else p.open_seconds
 
     def _get(self, key: str) -> BreakerRow | None:
+        return self._get_many([key]).get(key)
+
+    def _get_many(self, keys: list[str]) -> dict[str, BreakerRow]:
         with self.engine.connect() as conn:
-            found = conn.execute(select(BreakerRow.__table__).where(T.key == key)).first()
-        return BreakerRow.model_validate(found._mapping) if found else None
+            found = conn.execute(select(BreakerRow.__table__).where(T.key.in_(keys))).all()
+        return {r.key: BreakerRow.model_validate(r._mapping) for r in found}
 
     @contextmanager
     def _locked(self, key: str) -> Iterator[tuple[Connection, BreakerRow, datetime]]:

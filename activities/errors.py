@@ -8,10 +8,14 @@
     │   ├── ProviderTimeout         the call outlived the client timeout
     │   └── MalformedOutput         the model answered but the output did not parse
     └── PermanentModelError         never retried
-        ├── BadRequest              400/404/413/422 and any other 4xx
+        ├── BadRequest              400/413/422 and any other 4xx
         │   └── ContextLengthExceeded  the prompt does not fit the model's context
         ├── ContentFiltered         the vendor's filter or the model refused
-        └── AuthenticationFailed    401/403
+        ├── AuthenticationFailed    401/403: a bad or revoked key
+        └── ModelNotFound           404: a model id or base URL the provider does not know
+
+What the workflow does with each, once the retries are spent, is its degradation policy
+(`workflows/degrade.py`): the failure classes below name the types of each class.
 
 `sdk_error` maps an openai/anthropic SDK exception to this tree (an HTTP status through
 `http_status_error`, which reads the wait hint with `retry_after_seconds`), and
@@ -31,7 +35,7 @@ from datetime import timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 
 class ModelError(Exception):
@@ -87,14 +91,39 @@ class AuthenticationFailed(PermanentModelError):
     status = 401
 
 
+class ModelNotFound(PermanentModelError):
+    status = 404
+
+
 # Names the workflow's retry policies list as non-retryable, as a second guard.
 NON_RETRYABLE_TYPES = [
     "BadRequest",
     "ContextLengthExceeded",
     "ContentFiltered",
     "AuthenticationFailed",
+    "ModelNotFound",
     "PayloadsTooLarge",
 ]
+
+# Failure classes, by the ApplicationError type the workflow sees once retries are spent.
+# Transient: the provider is down or overloaded; waiting helps ("CircuitOpen": a retry
+# that found the shared breaker opened meanwhile).
+TRANSIENT_TYPES = frozenset(
+    {"RateLimited", "ProviderUnavailable", "ProviderTimeout", "MalformedOutput", "CircuitOpen"}
+)
+# Configuration: an operator's mistake (key, model id, deployment); fixed in minutes, and
+# no call succeeds until it is. The first two come from the provider and trip the config
+# breaker; the others are raised by the gateway of a worker deployed out of step.
+CONFIG_TYPES = frozenset(
+    {
+        "AuthenticationFailed",
+        "ModelNotFound",
+        "ProviderNotConfigured",
+        "UnknownModel",
+        "PromptError",
+    }
+)
+PROVIDER_CONFIG_ERRORS = ("AuthenticationFailed", "ModelNotFound")
 
 # Codes and wordings vendors use for "prompt too long": openai/vLLM/LiteLLM
 # `context_length_exceeded`, llama.cpp `exceed_context_size_error`, anthropic
@@ -160,6 +189,8 @@ def http_status_error(
         return ProviderUnavailable(message, status=status)
     if status in (401, 403):
         return AuthenticationFailed(message, status=status)
+    if status == 404:
+        return ModelNotFound(f"{message}: model or endpoint not found", status=status)
     if code in _FILTER_CODES:
         return ContentFiltered(f"{message}: content filtered", status=status)
     if {code, error_type} & _CONTEXT_CODES or _CONTEXT_WORDING.search(vendor_message or ""):
@@ -216,7 +247,10 @@ def unreadable_answer(provider: str) -> ProviderUnavailable:
 
 
 def to_application_error(err: ModelError) -> ApplicationError:
-    """The one place a model error becomes what Temporal retries (or not)."""
+    """The one place a model error becomes what Temporal retries (or not).
+
+    A provider's failure is expected, not a bug: it is BENIGN to the SDK, which then logs
+    it at debug level without a traceback; the gateway logs one line for it instead."""
     delay = None
     if isinstance(err, RateLimited) and err.retry_after is not None:
         delay = timedelta(seconds=max(0.0, err.retry_after))
@@ -226,4 +260,5 @@ def to_application_error(err: ModelError) -> ApplicationError:
         type=type(err).__name__,
         non_retryable=isinstance(err, PermanentModelError),
         next_retry_delay=delay,
+        category=ApplicationErrorCategory.BENIGN,
     )

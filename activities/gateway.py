@@ -10,7 +10,11 @@ the prompt's schema, usage, cost, latency, attempt. On the way:
 - output that does not validate is repaired deterministically, then re-asked once with
   the validation errors; still invalid → a non-retryable `InvalidStructuredOutput` with
   the partial answer attached (the workflow moves to the next model, then to review);
-- provider errors are classified once (`activities.errors`) into retryable or not.
+- provider errors are classified once (`activities.errors`) into retryable or not; each
+  failed attempt is one log line with its class, never a traceback;
+- a 401/403/404 trips the model's config breaker (`activities.breaker`): the call that
+  opens it raises the operator alert, once per opening (log line, notification row,
+  webhook when configured, metric), and no run calls that model until its probe passes.
 """
 
 from __future__ import annotations
@@ -20,21 +24,38 @@ import hashlib
 import json
 import re
 from collections.abc import Awaitable
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import structlog
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from activities.breaker import CircuitBreakers, breaker_key
+from activities.breaker import CircuitBreakers, breaker_key, config_key
 from activities.catalog import Catalog, Target
-from activities.errors import MalformedOutput, ModelError, RetryableModelError, to_application_error
+from activities.errors import (
+    PROVIDER_CONFIG_ERRORS,
+    MalformedOutput,
+    ModelError,
+    RetryableModelError,
+    to_application_error,
+)
 from activities.prompts import Prompt, PromptError, PromptLibrary
 from activities.providers.base import Message, ModelProvider, ModelRequest, ModelResponse
 from activities.response_log import ResponseLog
 from activities.store import Store
-from contracts import Classification, Draft, ModelCall, ModelStepInput, ModelStepResult, Usage
+from activities.webhook import Webhook, WebhookError
+from contracts import (
+    Classification,
+    Draft,
+    ModelCall,
+    ModelStepInput,
+    ModelStepResult,
+    Notification,
+    Usage,
+)
 from contracts.batch import ModelBatchInput, ModelBatchItem, ModelBatchResult, ModelCallError
 
 log = structlog.get_logger("aiflow.gateway")
@@ -91,6 +112,15 @@ async def _heartbeating(call: Awaitable[T]) -> T:
         task.cancel()
 
 
+def _config_error(message: str, type_: str, inp: ModelStepInput) -> ApplicationError:
+    """A worker deployed out of step with the run (prompt file, catalogue, providers):
+    one error line here; the run parks until a fixed worker takes the call."""
+    log.error("model.deployment_error", error=type_, detail=message, step=inp.step)
+    return ApplicationError(
+        message, type=type_, non_retryable=True, category=ApplicationErrorCategory.BENIGN
+    )
+
+
 def _summary(err: ValidationError) -> str:
     return "; ".join(
         f"{'.'.join(map(str, e['loc'])) or 'answer'}: {e['msg']}" for e in err.errors()[:5]
@@ -110,12 +140,14 @@ class ModelGateway:
         *,
         response_log: ResponseLog | None = None,
         max_calls_in_flight: int | None = None,
+        alert_webhook: Webhook | None = None,
     ) -> None:
         if max_calls_in_flight is not None and max_calls_in_flight < 1:
             raise ValueError(f"max_calls_in_flight must be >= 1, not {max_calls_in_flight}")
         self.max_calls_in_flight = max_calls_in_flight
         self._permits: dict[str, asyncio.Semaphore] = {}  # per provider, made on first use
         self.breakers = breakers
+        self.alert_webhook = alert_webhook
         self.providers = providers
         self.catalog = catalog
         self.prompts = prompts
@@ -150,17 +182,20 @@ class ModelGateway:
             return recorded, True
         provider = self.providers.get(inp.target.provider)
         if provider is None:
-            raise ApplicationError(
+            raise _config_error(
                 f"provider {inp.target.provider!r} is not configured on this worker",
-                type="ProviderNotConfigured",
-                non_retryable=True,
+                "ProviderNotConfigured",
+                inp,
             )
         breaker = breaker_key(inp.target.provider, inp.target.model)
         # The workflow checked before the first attempt; a retry stops once the breaker has
         # opened meanwhile, so the workflow falls back instead of waiting out the retries.
         if request.attempt > 1 and await asyncio.to_thread(self.breakers.is_open, breaker):
             raise ApplicationError(
-                f"circuit breaker open for {breaker}", type="CircuitOpen", non_retryable=True
+                f"circuit breaker open for {breaker}",
+                type="CircuitOpen",
+                non_retryable=True,
+                category=ApplicationErrorCategory.BENIGN,
             )
         call = self._complete(inp.target.provider, provider, request)
         try:
@@ -168,18 +203,59 @@ class ModelGateway:
         except ModelError as err:
             if isinstance(err, RetryableModelError) and not isinstance(err, MalformedOutput):
                 await asyncio.to_thread(self.breakers.record_failure, breaker)
-            activity.logger.warning(
+            log.warning(  # one line per failed attempt: the class, never a traceback
                 "model.call.failed",
-                extra={"error": type(err).__name__, "model": request.model, "step": inp.step},
+                error=type(err).__name__,
+                status=err.status,
+                detail=str(err),
+                provider=inp.target.provider,
+                model=request.model,
+                step=inp.step,
+                attempt=request.attempt,
             )
+            if type(err).__name__ in PROVIDER_CONFIG_ERRORS:
+                await self._trip_config(breaker, err, inp)
             raise to_application_error(err) from err
         # Recorded (committed) before anything else can fail: a retry must not pay again.
         await self.responses.put(inp.workflow_id, inp.step, key, response)
         if succeeded is None:
-            await asyncio.to_thread(self.breakers.record_success, breaker)
+            await asyncio.to_thread(self.breakers.record_success, breaker, config_key(breaker))
         else:
             succeeded.add(breaker)
         return response, False
+
+    async def _trip_config(self, breaker: str, err: ModelError, inp: ModelStepInput) -> None:
+        """Open the model's config breaker; the call that opened it raises the alert."""
+        if not await asyncio.to_thread(self.breakers.trip, config_key(breaker)):
+            return
+        message = (
+            f"{breaker}: {type(err).__name__} ({err}). Calls to this model are paused and "
+            "its runs wait (stage parked) until the configuration is fixed: deploy the fix, "
+            f"then `aiflow breakers reset {config_key(breaker)}` and `aiflow parked retry "
+            "--all`, or `aiflow parked release --all` to send them to review."
+        )
+        log.error("model.config_error", key=breaker, error=type(err).__name__, status=err.status)
+        activity.metric_meter().create_counter(
+            "aiflow_model_config_errors", "Config breakers opened (bad key, unknown model)"
+        ).add(1, {"provider": inp.target.provider, "model": inp.target.model})
+        notice = Notification(
+            key=f"model_config:{breaker}:{datetime.now(UTC):%Y-%m-%dT%H:%M:%S}",
+            kind="model_config_error",
+            workflow_id=inp.workflow_id,
+            ticket_id="",
+            message=message,
+        )
+        await asyncio.to_thread(self._alert, notice)
+
+    def _alert(self, notice: Notification) -> None:
+        """Best effort: the breaker is open either way; a lost alert is logged."""
+        try:
+            self.store.put_notification(notice, "store")
+            if self.alert_webhook is not None:
+                self.alert_webhook.post(notice)
+                self.store.put_notification(notice, "webhook")
+        except (WebhookError, OSError, SQLAlchemyError) as err:
+            log.error("model.config_alert_failed", key=notice.key, error=type(err).__name__)
 
     async def _complete(
         self, name: str, provider: ModelProvider, request: ModelRequest
@@ -218,7 +294,7 @@ class ModelGateway:
             asyncio.gather(*(self._call(c, succeeded) for c in inp.calls), return_exceptions=True)
         )
         for breaker in sorted(succeeded):
-            await asyncio.to_thread(self.breakers.record_success, breaker)
+            await asyncio.to_thread(self.breakers.record_success, breaker, config_key(breaker))
         items, retryable = [], []
         for outcome in outcomes:
             if isinstance(outcome, ModelStepResult):
@@ -257,16 +333,16 @@ class ModelGateway:
             prompt: Prompt = self.prompts.get(inp.prompt)
             messages = prompt.render(inp.variables)
         except PromptError as err:
-            raise ApplicationError(str(err), type="PromptError", non_retryable=True) from err
+            raise _config_error(str(err), "PromptError", inp) from err
         schema = SCHEMAS[prompt.output_schema]
         # Checked before any call: an unpriceable model must fail before it is paid.
         target = self.targets.get((inp.target.provider, inp.target.model))
         if target is None:
-            raise ApplicationError(
+            raise _config_error(
                 f"{inp.target.provider}/{inp.target.model} is not in catalogue "
                 f"{self.catalog.version}",
-                type="UnknownModel",
-                non_retryable=True,
+                "UnknownModel",
+                inp,
             )
         attempt = activity.info().attempt
         request = ModelRequest(

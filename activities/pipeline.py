@@ -21,6 +21,7 @@ from contracts import (
     BreakerCheck,
     BreakerVerdict,
     ConfigInput,
+    DegradationPolicy,
     ModelTarget,
     Notification,
     PersistRunInput,
@@ -51,6 +52,7 @@ class RunPolicy:
     review_escalation_sla_seconds: float | None = None
     review_safe_default: str = "escalate"
     latency_budgets_ms: dict[str, float] = field(default_factory=dict)
+    degradation: dict[str, DegradationPolicy] = field(default_factory=dict)
 
 
 def model_chain(policy: RunPolicy, alias: str) -> list[ModelTarget]:
@@ -143,6 +145,7 @@ class PipelineActivities:
             review_escalation_sla_seconds=p.review_escalation_sla_seconds,
             review_safe_default=p.review_safe_default,
             latency_budgets_ms=p.latency_budgets_ms,
+            degradation=p.degradation,
         )
 
     @activity.defn(name="persist_run")
@@ -166,5 +169,8 @@ class PipelineActivities:
         """May a call to this model be scheduled now? (Open breaker: no doomed attempt.)"""
         decision = self.breakers.acquire(inp.key)
         return BreakerVerdict(
-            allowed=decision.allowed, state=decision.state, retry_at=decision.retry_at
+            allowed=decision.allowed,
+            state=decision.state,
+            retry_at=decision.retry_at,
+            reason=decision.reason,
         )

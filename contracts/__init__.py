@@ -32,6 +32,8 @@ class Stage(StrEnum):
     REVIEW = "review"
     FINALIZE = "finalize"
     DONE = "done"
+    WAITING_MODEL = "waiting_model"  # every model of a step's chain is down: waits to retry
+    PARKED = "parked"  # a model's configuration is broken (key, model id): waits for a fix
 
 
 class Outcome(StrEnum):
@@ -210,6 +212,37 @@ class BreakerVerdict(Wire):
     allowed: bool
     state: str  # closed | open | half_open
     retry_at: datetime | None = None
+    reason: str | None = None  # when refused: outage | config (which breaker is open)
+
+
+class DegradationPolicy(Wire):
+    """What a model step does when no model of its chain can answer, by failure class
+    (workflows/degrade.py). Waits are durable timers, doubling from `first_wait_seconds`
+    to `max_wait_seconds` (never sooner than an open breaker lets a call through)."""
+
+    # Transient outage (5xx, 429, timeouts, open breaker): wait this long for a recovery,
+    # then go to review with the reason model_unavailable:<step>. 0: review at once.
+    outage_window_seconds: float = Field(1800.0, ge=0)
+    first_wait_seconds: float = Field(15.0, gt=0)
+    max_wait_seconds: float = Field(600.0, gt=0)
+    # Configuration error (401/403, unknown model, a worker out of step): park until it is
+    # fixed (the model's config breaker closes) or an operator releases the run to review;
+    # after `park_seconds` it goes to review by itself (model_config:<step>).
+    on_config_error: Literal["park", "review"] = "park"
+    park_seconds: float = Field(7 * 86400.0, ge=0)
+
+
+class ModelWait(Wire):
+    """A model step waiting for its models to come back: the `status` query shows it."""
+
+    step: str
+    reason: str  # model_unavailable | model_config
+    since: datetime
+    until: datetime  # then the run goes to review
+    next_check: datetime
+    rounds: int  # times the chain was tried
+    models: list[str] = Field(default_factory=list)
+    last_errors: list[str] = Field(default_factory=list)
 
 
 class ModelStepResult(Wire):
@@ -409,6 +442,11 @@ class RunConfig(Wire):
     review_escalation_sla_seconds: float | None = None  # the second SLA; None: same as first
     review_safe_default: str = "escalate"  # after the second SLA: escalate | reject
     latency_budgets_ms: dict[str, float] = Field(default_factory=dict)  # by step; "run"
+    # By model step; "default" for the steps not named. Absent (older runs): the defaults.
+    degradation: dict[str, DegradationPolicy] = Field(default_factory=dict)
+
+    def degradation_for(self, step: str) -> DegradationPolicy:
+        return self.degradation.get(step) or self.degradation.get("default") or DegradationPolicy()
 
 
 class TriageInput(Wire):
@@ -452,6 +490,7 @@ class RunState(Wire):
     cost_usd: float = 0.0
     deadline_at: datetime | None = None  # the run's decision deadline (its "run" budget)
     result: TriageResult | None = None
+    model_wait: ModelWait | None = None  # set while a model step waits for its models
 
 
 class PersistRunInput(Wire):

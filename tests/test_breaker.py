@@ -173,7 +173,7 @@ def test_success_resets_the_count_and_the_next_failure_starts_a_window(breakers,
 def test_open_refuses_with_retry_at_and_ignores_late_reports(breakers, clock):
     fail(breakers, 3)
     clock.advance(29.999999)
-    expected = BreakerDecision(allowed=False, state="open", retry_at=at(30))
+    expected = BreakerDecision(allowed=False, state="open", retry_at=at(30), reason="outage")
     assert breakers.acquire(KEY) == expected
     breakers.record_success(KEY)  # calls that started before it opened
     breakers.record_failure(KEY)
@@ -186,7 +186,7 @@ def test_exactly_one_of_many_concurrent_acquirers_gets_the_probe(breakers, clock
     clock.advance(30)
     decisions = race(8, lambda: breakers.acquire(KEY))
 
-    refused = BreakerDecision(allowed=False, state="half_open", retry_at=at(75))
+    refused = BreakerDecision(allowed=False, state="half_open", retry_at=at(75), reason="outage")
     assert sorted(decisions, key=lambda d: d.allowed) == [refused] * 7 + [PROBE]
     assert (state(breakers).state, state(breakers).probe_started_at) == ("half_open", at(30))
 
@@ -217,7 +217,7 @@ def test_probe_failure_opens_again(breakers, clock):
     clock.advance(2)
     breakers.record_failure(KEY)
 
-    assert breakers.acquire(KEY) == BreakerDecision(allowed=False, state="open", retry_at=at(62))
+    assert breakers.acquire(KEY) == BreakerDecision(allowed=False, state="open", retry_at=at(62), reason="outage")
     assert (state(breakers).opened_at, state(breakers).probe_started_at) == (at(32), None)
     clock.advance(30)
     assert breakers.acquire(KEY) == PROBE
@@ -228,7 +228,7 @@ def test_stale_probe_frees_the_slot_after_probe_timeout(breakers, clock):
     clock.advance(30)
     assert breakers.acquire(KEY) == PROBE
     clock.advance(44.999999)
-    refused = BreakerDecision(allowed=False, state="half_open", retry_at=at(75))
+    refused = BreakerDecision(allowed=False, state="half_open", retry_at=at(75), reason="outage")
     assert breakers.acquire(KEY) == refused
     clock.advance(0.000001)  # the probe never reported back: one new probe may go
 
@@ -322,9 +322,9 @@ def test_two_processes_share_one_breaker(url: str, breakers: CircuitBreakers, tm
         assert b("acquire", at(1)) == CLOSED
         a("record_failure", at(2))  # the third failure in the window: open
 
-        assert b("acquire", at(3)) == BreakerDecision(allowed=False, state="open", retry_at=at(32))
+        assert b("acquire", at(3)) == BreakerDecision(allowed=False, state="open", retry_at=at(32), reason="outage")
         assert b("acquire", at(32)) == PROBE
-        refused = BreakerDecision(allowed=False, state="half_open", retry_at=at(77))
+        refused = BreakerDecision(allowed=False, state="half_open", retry_at=at(77), reason="outage")
         assert a("acquire", at(33)) == refused  # B's probe is in flight
         b("record_success", at(34))
         assert a("acquire", at(35)) == CLOSED

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from activities.breaker import BreakerPolicy, CircuitBreakers, breaker_key
 from activities.store import Store
-from contracts import Outcome, RunState
+from contracts import DegradationPolicy, Outcome, RunState
 from settings import ROOT
 from starter.submit import wait_settled
 from tests.conftest import running_worker
@@ -142,7 +142,12 @@ async def test_budget_too_small_for_any_model_goes_to_review(env, settings):
 
 
 async def test_open_breaker_costs_no_attempt_and_a_probe_closes_it(env, settings):
-    quick = settings.model_copy(update={"breaker_open_seconds": 1.0})
+    quick = settings.model_copy(
+        update={
+            "breaker_open_seconds": 1.0,
+            "degradation": {"default": DegradationPolicy(first_wait_seconds=1.0)},
+        }
+    )
     store = Store(quick.store_url)
     store.create_schema()
     breakers = CircuitBreakers(store.engine, BreakerPolicy(open_seconds=1.0))
@@ -156,7 +161,15 @@ async def test_open_breaker_costs_no_attempt_and_a_probe_closes_it(env, settings
     assert [s.outcome for s in result.steps if s.step == "classify"] == [
         "skipped:breaker_open",
         "ok",
+        "waited:recovered",
     ]
+    assert result.steps[4].details == {
+        "reason": "model_unavailable",
+        "rounds": 2,
+        "models": ["offline/offline-knn-v1"],
+        "latency_budget_ms": 3000.0,
+        "over_budget": False,
+    }
     assert [b.state for b in breakers.snapshot() if b.key == key] == ["closed"]
     store.close()
 

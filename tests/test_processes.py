@@ -46,6 +46,7 @@ COMMANDS = [
     "feedback",
     "report",
     "breakers",
+    "parked",
     "drift",
 ]
 

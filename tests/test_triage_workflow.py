@@ -128,25 +128,27 @@ async def test_model_fault_is_retried_then_succeeds(env, settings):
     ]
 
 
-async def test_non_retryable_model_error_ends_run_with_failed_outcome(env, settings):
+async def test_a_request_the_provider_refuses_goes_to_review_not_failed(env, settings):
     broken = settings.model_copy(
         update={"offline_fault_rate": 1.0, "offline_fault_kinds": ["bad_request"]}
     )
     async with running_worker(env.client, broken):
         handle = await start(env.client, broken, ticket())
-        result = await handle.result()
-    assert result.outcome == Outcome.FAILED
-    assert result.reasons == ["model_error:classify"]
-    assert result.error == (
-        "classify: offline/offline-knn-v1: BadRequest: offline provider: injected bad request"
+        state = await wait_for_review(handle)
+    assert state.review_reasons == ["model_error:classify"]
+    assert state.review.proposal.category is None
+    assert [(s.step, s.outcome) for s in state.steps][-1] == ("classify", "error")
+    assert state.steps[-1].reasoning == (
+        "BadRequest: offline provider: injected bad request"
     )
-    assert steps_of(result)[-2:] == [("classify", "error"), ("finalize", "failed")]
+    assert state.steps[-1].details["failure_class"] == "error"
     failures = [
         e
         async for e in handle.fetch_history_events()
         if e.HasField("activity_task_failed_event_attributes")
     ]
-    assert len(failures) == 1  # not retried
+    assert len(failures) == 1  # not retried, not waited for
+    await handle.terminate("test done")
 
 
 async def wait_for_review(handle: WorkflowHandle) -> RunState:

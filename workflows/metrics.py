@@ -106,3 +106,15 @@ def review_closed(action: str, seconds: float) -> None:
     m.create_histogram_float("aiflow_time_to_review_s", "Review opened → closed", "s").record(
         seconds, {"action": action}
     )
+
+
+def model_wait_started(step: str, reason: str) -> None:
+    workflow.metric_meter().create_counter(
+        "aiflow_model_waits", "Model steps that waited for their models, by reason"
+    ).add(1, {"step": step, "reason": reason})
+
+
+def model_wait_ended(step: str, reason: str, recovered: bool) -> None:
+    workflow.metric_meter().create_counter(
+        "aiflow_model_waits_ended", "Model waits ended: recovered, or given up to review"
+    ).add(1, {"step": step, "reason": reason, "recovered": str(recovered).lower()})

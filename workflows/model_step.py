@@ -5,7 +5,7 @@ model and the run's budget reserved before each call. Deterministic workflow cod
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -16,14 +16,26 @@ from temporalio.exceptions import TimeoutError as ActivityTimeout
 from contracts import (
     BreakerCheck,
     BreakerVerdict,
+    DegradationPolicy,
     ModelCall,
     ModelStepInput,
     ModelStepResult,
     ModelTarget,
     PromptRef,
+    Stage,
     StepKind,
 )
 from workflows import metrics
+from workflows.degrade import (
+    BUDGET,
+    CONFIG,
+    ERROR,
+    INVALID,
+    REASONS,
+    UNAVAILABLE,
+    ModelWaits,
+    failure_class,
+)
 from workflows.policies import BREAKER_LOCAL_ACTIVITY, MODEL_ACTIVITY
 from workflows.steps import StepRecorder
 
@@ -35,11 +47,12 @@ S = TypeVar("S", bound=BaseModel)
 
 
 class ModelStepFailed(Exception):
-    """Every model of the step's chain failed or was skipped.
+    """No model of the step's chain answered, and the step's degradation policy says stop.
 
-    kind: "error" (provider errors, retries exhausted), "invalid_output" (no model produced
-    output that validates; `partial` holds the last answer) or "budget" (no model fits the
-    run's remaining budget).
+    kind: the review reason code (workflows/degrade.py): "invalid_output" (`partial` holds
+    the last answer), "budget", "model_unavailable" (outage past its window, or released),
+    "model_config" (bad key / unknown model, released or past its park time), or
+    "model_error" (a request the provider refused: 400, filtered, context too long).
     """
 
     def __init__(self, step: str, kind: str, reason: str, partial: str | None = None) -> None:
@@ -59,8 +72,6 @@ def describe_failure(err: ActivityError) -> str:
     return f"{type(cause).__name__}: {cause}"
 
 
-# Rounds down the chain when every breaker is open (waiting for a probe between rounds).
-BREAKER_ROUNDS = 3
 # Tokens of prompt text around the variables, for the worst-case estimate of a call.
 PROMPT_OVERHEAD_TOKENS = 400
 
@@ -141,19 +152,35 @@ class RunBudget:
         self.spent_usd += actual
 
 
+# When a step gives up, the most useful explanation for a reviewer wins.
+_KIND_ORDER = (INVALID, CONFIG, UNAVAILABLE, BUDGET, ERROR)
+
+
 @dataclass
 class _Attempts:
-    """What the walk down one step's fallback chain has seen so far."""
+    """What the walk down one step's fallback chain has seen in the current round."""
 
     failures: list[str] = field(default_factory=list)
-    kind: str = "error"
+    classes: dict[str, str] = field(default_factory=dict)  # label -> failure class
+    retry_at: dict[str, datetime] = field(default_factory=dict)  # label -> breaker opens
     partial: str | None = None
-    breaker_waits: list[datetime] = field(default_factory=list)
+    quiet: bool = False  # rounds after the first record no failed attempt (bounded state)
 
-    def fail(self, label: str, reason: str, kind: str) -> None:
+    def fail(self, label: str, reason: str, cls: str) -> None:
         self.failures.append(f"{label}: {reason}")
-        if self.kind != "invalid_output":  # the most useful explanation for a reviewer wins
-            self.kind = kind
+        self.classes[label] = cls
+
+    def next_round(self) -> None:
+        self.failures, self.classes, self.retry_at, self.quiet = [], {}, {}, True
+
+    @property
+    def kind(self) -> str:
+        seen = set(self.classes.values())
+        return REASONS[next((k for k in _KIND_ORDER if k in seen), ERROR)]
+
+
+def _label(target: ModelTarget) -> str:
+    return f"{target.provider}/{target.model}"
 
 
 async def run_model_step(
@@ -169,10 +196,17 @@ async def run_model_step(
     summary: str,
     key: str | None = None,
     step_cap_usd: float | None = None,
+    degradation: DegradationPolicy | None = None,
+    waits: ModelWaits | None = None,
+    stage: Stage | None = None,
 ) -> tuple[S, ModelCall]:
     """One structured model step: walk the fallback chain through the gateway activity,
     skipping models whose breaker is open or that do not fit the run's budget; record every
-    attempt and fallback decision. When every breaker is open, wait durably for a probe."""
+    attempt and fallback decision. When the models that failed may come back (an outage, a
+    configuration being fixed), wait durably and walk again, as `degradation` says
+    (workflows/degrade.py); `stage` is republished once the models answer again."""
+    policy = degradation or DegradationPolicy()
+    waits = waits or ModelWaits()
     seen = _Attempts()
     if budget.degraded and not budget.degrade_reported:
         budget.degrade_reported = True
@@ -182,9 +216,10 @@ async def run_model_step(
     variables, cut = truncate_to_fit(variables, chain, max_output_tokens)
     if cut is not None:
         recorder.add(step, StepKind.CODE, started, "truncated", details=cut)
-    for round_ in range(1, BREAKER_ROUNDS + 1):
-        seen.breaker_waits = []
-        for target in chain:
+    pending, rounds = chain, 0
+    while True:
+        rounds += 1
+        for target in pending:
             done = await _try_target(
                 recorder,
                 budget,
@@ -200,14 +235,54 @@ async def run_model_step(
                 step_cap_usd,
             )
             if done is not None:
+                _end_wait(recorder, waits, step, stage, started, rounds, "recovered")
                 return done
-        if len(seen.breaker_waits) < len(chain) or round_ == BREAKER_ROUNDS:
+        retry = [t for t in pending if waits.waitable(policy, seen.classes[_label(t)])]
+        if not retry:
             break
-        await workflow.sleep(
-            max(min(seen.breaker_waits) - workflow.now(), timedelta(seconds=1)),
-            summary=f"{step}: every breaker open, wait for a probe",
+        blocked = [seen.retry_at.get(_label(t)) for t in retry]
+        retry_at = min(blocked) if all(blocked) else None  # type: ignore[type-var]
+        keep_going = await waits.wait(
+            policy,
+            step,
+            stage,
+            started,
+            rounds,
+            {seen.classes[_label(t)] for t in retry},
+            retry_at,
+            [_label(t) for t in retry],
+            seen.failures,
         )
-    raise ModelStepFailed(step, seen.kind, "; ".join(seen.failures), seen.partial)
+        if not keep_going:
+            break
+        pending = retry
+        seen.next_round()
+    kind = seen.kind
+    _end_wait(recorder, waits, step, stage, started, rounds, f"gave_up:{kind}")
+    raise ModelStepFailed(step, kind, "; ".join(seen.failures), seen.partial)
+
+
+def _end_wait(
+    recorder: StepRecorder,
+    waits: ModelWaits,
+    step: str,
+    stage: Stage | None,
+    started: datetime,
+    rounds: int,
+    outcome: str,
+) -> None:
+    """One record for a whole wait (the rounds in it record nothing each)."""
+    if waits.current is None:
+        return
+    wait = waits.current
+    recorder.add(
+        step,
+        StepKind.CODE,
+        started,
+        f"waited:{outcome}",
+        details={"reason": wait.reason, "rounds": rounds, "models": wait.models},
+    )
+    waits.done(stage, recovered=outcome == "recovered")
 
 
 async def _try_target(
@@ -224,56 +299,50 @@ async def _try_target(
     seen: _Attempts,
     step_cap_usd: float | None,
 ) -> tuple[S, ModelCall] | None:
-    label = f"{target.provider}/{target.model}"
+    label = _label(target)
     started = workflow.now()
     ids = {"model": target.model, "provider": target.provider}
+
+    def record(outcome: str, **fields: Any) -> None:
+        if not seen.quiet:
+            recorder.add(step, StepKind.MODEL, started, outcome, **ids, **fields)
+
     breaker = await _breaker(label)
     if not breaker.allowed:
-        recorder.add(
-            step,
-            StepKind.MODEL,
-            started,
-            "skipped:breaker_open",
-            **ids,
+        config = breaker.reason == "config"
+        record(
+            "skipped:config_breaker_open" if config else "skipped:breaker_open",
             details={"breaker": breaker.state, "retry_at": str(breaker.retry_at)},
         )
-        seen.breaker_waits.append(breaker.retry_at or workflow.now())
-        seen.fail(label, "circuit breaker open", "error")
+        if breaker.state == "open" and breaker.retry_at is not None:
+            # no call can go out before then; while another run's probe is out (half
+            # open), it may close the breaker any moment: the backoff decides alone
+            seen.retry_at[label] = breaker.retry_at
+        seen.fail(
+            label,
+            f"{'config ' if config else ''}circuit breaker open",
+            CONFIG if config else UNAVAILABLE,
+        )
         return None
     max_out = min(max_output_tokens, target.max_output_tokens)
     if input_tokens_estimate(variables) + max_out > target.context_window:
-        recorder.add(
-            step,
-            StepKind.MODEL,
-            started,
-            "skipped:context_window",
-            **ids,
-            details={"context_window": target.context_window},
-        )
-        seen.fail(label, "input too long for its context window", "error")
+        record("skipped:context_window", details={"context_window": target.context_window})
+        seen.fail(label, "input too long for its context window", ERROR)
         return None
     worst = budget.worst_case(target, variables, max_out)
     if step_cap_usd is not None and worst > step_cap_usd:
-        recorder.add(
-            step,
-            StepKind.MODEL,
-            started,
+        record(
             "skipped:step_budget",
-            **ids,
             details={"worst_case_usd": round(worst, 8), "step_cap_usd": step_cap_usd},
         )
-        seen.fail(label, "over the step's cap", "budget")
+        seen.fail(label, "over the step's cap", BUDGET)
         return None
     if not budget.reserve(worst):
-        recorder.add(
-            step,
-            StepKind.MODEL,
-            started,
+        record(
             "skipped:budget",
-            **ids,
             details={"worst_case_usd": round(worst, 8), "spent_usd": round(budget.spent_usd, 8)},
         )
-        seen.fail(label, "over budget", "budget")
+        seen.fail(label, "over budget", BUDGET)
         return None
     arg = ModelStepInput(
         workflow_id=workflow.info().workflow_id,
@@ -294,12 +363,12 @@ async def _try_target(
     except ActivityError as err:
         budget.settle(worst, 0.0)
         reason = describe_failure(err)
+        cls = failure_class(err)
         cause = err.cause
-        invalid = isinstance(cause, ApplicationError) and cause.type == "InvalidStructuredOutput"
-        if invalid and cause.details:
+        if cls == INVALID and isinstance(cause, ApplicationError) and cause.details:
             seen.partial = (cause.details[0] or {}).get("partial")
-        recorder.add(step, StepKind.MODEL, started, "error", **ids, reasoning=reason)
-        seen.fail(label, reason, "invalid_output" if invalid else "error")
+        record("error", reasoning=reason, details={"failure_class": cls})
+        seen.fail(label, reason, cls)
         return None
     budget.settle(worst, result.call.cost_usd)
     output = schema.model_validate(result.output)

@@ -2,8 +2,8 @@
 
 intake → rules → classify → draft ⇄ qa → decide → (review) → finalize. Deterministic
 steps are plain code here; model calls are activities on the model queue; the store is
-written by local activities. Any unexpected exception fails the run instead of
-retrying its workflow task forever.
+written by local activities. A model that cannot answer never fails the run: the step
+waits for it, falls back or hands the ticket to a person (workflows/degrade.py).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from contracts import (
     TriageResult,
 )
 from workflows import metrics
+from workflows.degrade import ModelWaits
 from workflows.drift import record_run_features
 from workflows.intake import validate_ticket
 from workflows.model_step import ModelStepFailed, RunBudget, run_model_step
@@ -50,6 +51,7 @@ class TriageWorkflow(ReviewStage):
     def __init__(self) -> None:
         self.rec = StepRecorder()
         self.review = ReviewGate()
+        self.waits = ModelWaits()
         self.stage = Stage.INTAKE
         self.ticket_id = ""
         self.ticket: NormalizedTicket | None = None
@@ -124,15 +126,9 @@ class TriageWorkflow(ReviewStage):
             classification = await self.classify(cfg, ticket)
             draft, qa = await self.draft_with_qa(cfg, ticket, classification)
         except ModelStepFailed as err:
-            if err.kind == "error":
-                return await self.finish(
-                    Outcome.FAILED,
-                    verdict.queue,
-                    error=str(err),
-                    reasons=[f"model_error:{err.step}"],
-                )
-            # Over budget, or no model produced valid output: a person finishes the job,
-            # with the partial answer attached.
+            # No model could answer (down past its window, misconfigured, over budget, no
+            # valid output, a refused request): a person finishes the job, with whatever
+            # partial answer there is attached.
             self.partial_output = err.partial
             return await self.review_and_finish(cfg, [*reasons, f"{err.kind}:{err.step}"])
 
@@ -177,6 +173,9 @@ class TriageWorkflow(ReviewStage):
             max_output_tokens=CLASSIFY_MAX_TOKENS,
             summary=f"classify ticket {ticket.ticket_id}",
             step_cap_usd=cfg.step_budgets_usd.get("classify"),
+            degradation=cfg.degradation_for("classify"),
+            waits=self.waits,
+            stage=Stage.CLASSIFY,
         )
         self.classification = c
         return c
@@ -211,6 +210,9 @@ class TriageWorkflow(ReviewStage):
                 summary=f"draft reply #{attempt}",
                 key=f"draft#{attempt}",
                 step_cap_usd=cfg.step_budgets_usd.get("draft"),
+                degradation=cfg.degradation_for("draft"),
+                waits=self.waits,
+                stage=Stage.DRAFT,
             )
             self.draft = draft
             self.set_stage(Stage.QA)
@@ -313,12 +315,22 @@ class TriageWorkflow(ReviewStage):
 
     # --- handlers --------------------------------------------------------------------
 
+    @workflow.signal(name="retry_models")
+    def retry_models(self) -> None:
+        """An operator fixed or restored a model: a waiting step tries its chain now."""
+        self.waits.nudges += 1
+
+    @workflow.signal(name="release_to_review")
+    def release_to_review(self) -> None:
+        """An operator gives up waiting for the models: a person takes the ticket."""
+        self.waits.released = True
+
     @workflow.query(name="status")
     def status(self) -> RunState:
         return RunState(
             workflow_id=workflow.info().workflow_id,
             ticket_id=self.ticket_id,
-            stage=self.stage,
+            stage=self.waits.stage or self.stage,
             route=self.result.route
             if self.result
             else self.verdict.queue
@@ -336,4 +348,5 @@ class TriageWorkflow(ReviewStage):
             cost_usd=self.rec.cost_usd,
             deadline_at=self.rec.deadline,
             result=self.result,
+            model_wait=self.waits.current,
         )

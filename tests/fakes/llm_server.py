@@ -2,7 +2,9 @@
 
 Each test scripts a queue of behaviours; every request takes the next one and is recorded
 (path, lower-cased headers, JSON body) for assertions. A request that finds the queue empty
-gets a 500 whose message says so, so a missing script fails loudly, never silently.
+gets the server's `default` behaviour when one is set (an outage that lasts until the test
+sets another: `server.default = Reply(...)`), else a 500 whose message says so, so a
+missing script fails loudly, never silently.
 
     with FakeLLMServer() as server:
         server.script(Reply('{"ok": true}'), Fail(429, headers={"retry-after": "3"}))
@@ -113,8 +115,9 @@ def context_length_fail(path: str) -> Fail:
 class FakeLLMServer:
     """ThreadingHTTPServer on 127.0.0.1 with an ephemeral port, run in a daemon thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, default: Behaviour | None = None) -> None:
         self._lock = threading.Lock()
+        self.default = default  # for requests that find the script empty
         self._queue: deque[Behaviour] = deque()
         self._requests: list[Recorded] = []
         self._stopping = threading.Event()
@@ -184,7 +187,7 @@ class FakeLLMServer:
     def _take(self, recorded: Recorded) -> Behaviour | None:
         with self._lock:
             self._requests.append(recorded)
-            return self._queue.popleft() if self._queue else None
+            return self._queue.popleft() if self._queue else self.default
 
     def _sleep(self, seconds: float) -> None:
         if seconds > 0:
