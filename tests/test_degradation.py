@@ -127,7 +127,7 @@ async def test_an_outage_waits_and_every_ticket_completes_after_recovery(
 
 @pytest.mark.timeout(120)
 async def test_an_outage_past_its_window_goes_to_review_with_the_reason(
-    env, settings, down, tmp_path
+    env, settings, down, tmp_path, capfd, caplog
 ):
     # the first round's 5 attempts take ~15 s (backoff 1+2+4+8 s); then it waits to 20 s
     brief = QUICK.model_copy(update={"outage_window_seconds": 20.0})
@@ -141,6 +141,13 @@ async def test_an_outage_past_its_window_goes_to_review_with_the_reason(
         assert state.steps[-1].outcome == "waited:gave_up:model_unavailable"
         await handle.terminate("test done")
     assert len(down.requests) <= 7  # 5 attempts, then probes only
+    logged = capfd.readouterr()
+    lines = (logged.out + logged.err).splitlines()
+    failed = [line for line in lines if "model.call.failed" in line]
+    assert len(failed) == len(down.requests)  # one line per failed attempt
+    assert "error=ProviderUnavailable" in failed[0] and "status=500" in failed[0]
+    # the SDK logs a benign failure at debug level, without the traceback
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == []
 
 
 @pytest.mark.timeout(120)
