@@ -72,6 +72,7 @@ def workflow_runner() -> SandboxedWorkflowRunner:
         restrictions=SandboxRestrictions.default.with_passthrough_modules(
             "contracts",
             "workflows.intake",
+            "workflows.guard",
             "workflows.rules",
             "workflows.qa",
             "workflows.drift_stats",

@@ -30,6 +30,7 @@ from contracts import (
 from workflows import metrics
 from workflows.degrade import ModelWaits
 from workflows.drift import record_run_features
+from workflows.guard import content_flags
 from workflows.intake import validate_ticket
 from workflows.model_step import ModelStepFailed, RunBudget, run_model_step
 from workflows.policies import CONFIG_LOCAL_ACTIVITY
@@ -42,6 +43,7 @@ from workflows.steps import StepRecorder, persist, publish
 with workflow.unsafe.imports_passed_through():
     from activities.pipeline import PipelineActivities
 
+SUSPICIOUS_CONTENT = "suspicious_content"
 CLASSIFY_MAX_TOKENS = 200
 DRAFT_MAX_TOKENS = 600
 
@@ -122,6 +124,19 @@ class TriageWorkflow(ReviewStage):
 
         self.budget = RunBudget(cfg.run_budget_usd, cfg.budget_degrade_ratio)
         reasons = list(verdict.review_reasons)
+        # Text a model could take as instructions or data (embedded JSON, markup, code, SQL,
+        # injection phrasing) must never buy an auto-resolve: a person sees it.
+        started = workflow.now()
+        flags = content_flags(ticket.subject, ticket.body, extra=[ticket.customer_name or ""])
+        if flags:
+            self.rec.add(
+                "guard",
+                StepKind.RULE,
+                started,
+                "flagged",
+                details={"flags": [f.code for f in flags], "evidence": [f.evidence for f in flags]},
+            )
+            reasons.append(SUSPICIOUS_CONTENT)
         try:
             classification = await self.classify(cfg, ticket)
             draft, qa = await self.draft_with_qa(cfg, ticket, classification)
@@ -135,7 +150,11 @@ class TriageWorkflow(ReviewStage):
         # 6 decide
         self.set_stage(Stage.DECIDE)
         started = workflow.now()
-        if classification.confidence < cfg.auto_resolve_confidence:
+        # The confidence that routes: the model's, unless the text was flagged, when the
+        # model's self-report is worth nothing (the text may have dictated it) and the
+        # suspicious_content reason already sends the ticket to a person.
+        routing = 0.0 if flags else classification.confidence
+        if not flags and routing < cfg.auto_resolve_confidence:
             reasons.append("low_confidence")
         if not qa.passed:
             reasons.append("qa_failed")
@@ -145,7 +164,11 @@ class TriageWorkflow(ReviewStage):
             started,
             "review" if reasons else "auto",
             confidence=classification.confidence,
-            details={"threshold": cfg.auto_resolve_confidence, "reasons": reasons},
+            details={
+                "threshold": cfg.auto_resolve_confidence,
+                "reasons": reasons,
+                **({"routing_confidence": routing} if flags else {}),
+            },
         )
         if not reasons:
             return await self.finish(Outcome.RESOLVED, verdict.queue, reply=draft.reply)
