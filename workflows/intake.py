@@ -81,7 +81,7 @@ def validate_ticket(
             )
         )
 
-    email = "" if "customer_email" in too_long else (ticket.customer_email or "").strip().lower()
+    email = (ticket.customer_email or "").strip().lower()
     if "customer_email" in too_long:
         pass
     elif not email:
@@ -95,9 +95,10 @@ def validate_ticket(
             )
         )
 
+    body = ""
     if "body" not in too_long:
-        rejections += _body_problems(ticket, max_body_chars)
-    body = normalize_text(ticket.body) if ticket.body is not None and not rejections else ""
+        body, problems = _body(ticket, max_body_chars)
+        rejections += problems
 
     channel = _code(ticket.channel, "channel" in too_long) or DEFAULT_CHANNEL
     if "channel" not in too_long and channel not in CHANNELS:
@@ -138,7 +139,8 @@ def validate_ticket(
     )
 
 
-def _body_problems(ticket: Ticket, max_body_chars: int) -> list[Rejection]:
+def _body(ticket: Ticket, max_body_chars: int) -> tuple[str, list[Rejection]]:
+    """The normalised body and its problems; the limit applies to the normalised length."""
     body = normalize_text(ticket.body) if ticket.body is not None else ""
     size = max(ticket.body_chars or 0, len(body))
     too_long = size > max_body_chars
@@ -155,7 +157,7 @@ def _body_problems(ticket: Ticket, max_body_chars: int) -> list[Rejection]:
                 message=f"body has {size} characters; the limit is {max_body_chars}.",
             )
         )
-    return problems
+    return body, problems
 
 
 def normalize_text(text: str) -> str:
@@ -177,7 +179,7 @@ def _clean_chars(text: str) -> str:
         return text.translate(_ASCII_CONTROLS)
     dropped, spaces, long_marks = _unicode_classes()
     text = spaces.sub(" ", dropped.sub("", text))
-    return long_marks.sub(r"\1", text)
+    return long_marks.sub(_first_marks, text)
 
 
 @functools.cache
@@ -195,15 +197,21 @@ def _unicode_classes() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str
             if ch not in "\n\t":
                 dropped.append(code)
         elif category == "Zs":
-            spaces.append(code)
+            if ch != " ":
+                spaces.append(code)
         elif category[0] == "M" and _is_non_starter(ch):
             marks.append(code)
     mark = _char_class(marks)
     return (
-        re.compile(_char_class(dropped) + "+"),
+        re.compile(f"{_char_class(dropped)}+"),
         re.compile(_char_class(spaces)),
-        re.compile(f"({mark}{{{MAX_MARKS}}}){mark}+"),
+        # A run starts where the mark before is not one: one attempt per run, not per mark.
+        re.compile(f"{mark}(?<!{mark}.){mark}{{{MAX_MARKS},}}"),
     )
+
+
+def _first_marks(run: re.Match[str]) -> str:
+    return run.group()[:MAX_MARKS]
 
 
 def _is_non_starter(ch: str) -> bool:
@@ -217,6 +225,17 @@ def _is_non_starter(ch: str) -> bool:
 
 
 def _char_class(codes: list[int]) -> str:
+    """A pattern for one of `codes`. Code points past U+FFFF get their own class, tried only
+    for such characters: `re` checks a BMP class in O(1), a class with astral ranges in
+    O(ranges)."""
+    bmp = _ranges([c for c in codes if c <= 0xFFFF])
+    astral = [c for c in codes if c > 0xFFFF]
+    if not astral:
+        return bmp
+    return f"(?:{bmp}|(?=[\\U00010000-\\U0010ffff]){_ranges(astral)})"
+
+
+def _ranges(codes: list[int]) -> str:
     ranges: list[list[int]] = []
     for code in codes:
         if ranges and ranges[-1][1] == code - 1:
