@@ -242,7 +242,31 @@ price = { input_per_mtok = 0.15, output_per_mtok = 0.60, simulated = true }
 """
     )
     small = settings.model_copy(update={"catalog_file": catalog, "classify_model": "t-classify"})
-    long_body = "I was charged twice for my subscription, invoice INV-2291. " * 60
+    # Long and varied: stuffed repetition would be flagged by the content guard (review).
+    long_body = " ".join(
+        [
+            "I was charged twice for my subscription, invoice INV-2291, on 3 March.",
+            "My bank statement shows two identical payments of 49.00 EUR from your company.",
+            "I only have one account and one plan, so the second payment must be a mistake.",
+            "Last month the same thing happened and it took three weeks to get the refund.",
+            "Your billing page still lists the old card that expired in January as well.",
+            "Could you please reverse the duplicate charge and confirm it by e-mail?",
+            "I also need a corrected invoice with our company name, Kessler Bau GmbH.",
+            "Our accountant asks for the VAT number on every invoice we receive from you.",
+            "If the refund takes longer than a week, please tell me what the delay is.",
+            "I tried the chat yesterday evening but nobody answered before you closed.",
+            "The confirmation e-mail for the renewal arrived twice, a minute apart.",
+            "Please check whether the renewal job ran two times for my subscription.",
+            "I would rather not dispute this with my bank, so I hope you can fix it.",
+            "Attached you will find screenshots of both payments and of the invoice.",
+            "Thank you for looking into this quickly, it is a lot of money for us.",
+            "Best regards from Munich, where the invoices are checked every Friday.",
+            "P.S. The invoice PDF link in the reminder e-mail returns an error page.",
+            "P.P.S. My colleague Jonas sees the correct single charge on his account.",
+            "So it seems only my account is affected by this double billing problem.",
+            "Please keep me updated on the refund and the corrected invoice, thanks.",
+        ]
+    )
     async with running_worker(env.client, small):
         result = await (await start(env.client, small, ticket(body=long_body))).result()
     classify = [s for s in result.steps if s.step == "classify"]
