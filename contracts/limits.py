@@ -71,7 +71,6 @@ def _metadata_problem(metadata: dict[str, str]) -> str | None:
             return f"a metadata key has {len(key)} characters; the limit is {METADATA_KEY_CHARS}"
         if len(value) > METADATA_VALUE_CHARS:
             return (
-                f"a metadata value has {len(value)} characters; "
-                f"the limit is {METADATA_VALUE_CHARS}"
+                f"a metadata value has {len(value)} characters; the limit is {METADATA_VALUE_CHARS}"
             )
     return None

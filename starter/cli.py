@@ -11,6 +11,7 @@ COMMANDS = {
     "dev": ("starter.dev", "run the Temporal dev server + a worker (or `dev stop`)"),
     "worker": ("worker", "run a worker against the configured Temporal cluster"),
     "submit": ("starter.submit", "start triage runs for tickets from a JSON/JSONL file"),
+    "retry": ("starter.retry", "run again tickets whose earlier run failed"),
     "status": ("starter.status", "show a run's live state or result"),
     "review": ("starter.review", "list and answer runs waiting for a reviewer"),
     "feedback": ("starter.feedback", "export reviewer corrections: fine-tuning, eval set, rates"),

@@ -1,43 +1,72 @@
 """Start triage runs for tickets: one, or a JSONL batch. Idempotent by ticket id.
 
-aiflow submit tickets.jsonl        # one JSON ticket per line
-aiflow submit --wait ticket.json   # wait until each is done or awaiting review
+aiflow submit tickets.jsonl          # one JSON ticket per line (read as a stream)
+aiflow submit ticket.json            # one ticket, or a list of them
+aiflow submit --wait ticket.json     # wait until each is done or awaiting review
+aiflow submit --rerun tickets.jsonl  # also run again each ticket whose earlier run failed
+
+Each ticket gets one line: ID, what happened, the workflow id or the reason:
+  started | rerun | not started | already submitted (running) |
+  already submitted (finished: OUTCOME) | already submitted (failed: run aiflow retry ID)
+The whole file is read before anything starts, and each ticket is checked against the
+caps of contracts.limits before anything is sent to Temporal. Ids and values are shown
+escaped.
+
+Exit codes (the same for `aiflow retry`):
+  0    every ticket was started, or was already running or finished
+  1    some ticket was not started: over a cap, no usable id, not a ticket (wins over 3)
+  3    some earlier run failed: rerun it with `aiflow retry ID` or `submit --rerun`
+  2    usage error, unreadable file (then nothing is started), invalid settings, or no
+       Temporal server at the configured address
+  141  stdout was closed (`| head`): tickets after the last line shown were not submitted
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import json
+import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
-from temporalio.client import Client, WorkflowHandle
-from temporalio.common import WorkflowIDReusePolicy
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
 
 from activities.store import Store
-from contracts import RunState, Stage, Ticket, TriageInput, TriageResult
+from contracts import RunState, Stage, Ticket, TriageResult
+from contracts.limits import over_limits
 from settings import Settings
-from worker import connect
+from starter.runs import (
+    EarlierRun,
+    connect_cli,
+    earlier_run,
+    load_settings,
+    start_run,
+    ticket_handle,
+    ticket_id_problem,
+    unreachable,
+    workflow_id_for,  # noqa: F401  (the other commands import it from here)
+)
+from starter.terminal import (
+    EXIT_FAILED_BEFORE,
+    EXIT_INVALID,
+    CliError,
+    error,
+    safe_text,
+    say,
+    stdout_closed,
+)
+from starter.ticket_file import iter_tickets, read_tickets  # noqa: F401  (for demo)
 from workflows.triage import TriageWorkflow
 
+PROG = "aiflow submit"
 PREVIEW_CHARS = 1000  # what of an oversized body travels in history
-
-
-def workflow_id_for(ticket_id: str) -> str:
-    """The business key: one workflow per ticket id, so a ticket is processed once."""
-    if len(ticket_id) <= 200:
-        return f"ticket-{ticket_id}"
-    return "ticket-sha256-" + hashlib.sha256(ticket_id.encode()).hexdigest()
-
-
-def ticket_handle(client: Client, ticket_id: str) -> WorkflowHandle:
-    """The triage run of a ticket, typed (for its query, signal and result)."""
-    return client.get_workflow_handle_for(TriageWorkflow.run, workflow_id_for(ticket_id))
+# A lone surrogate (JSON "\ud800"): pydantic cannot encode it into a payload.
+_SURROGATE_RE = re.compile("[\\ud800-\\udfff]")
 
 
 def offload_large_body(ticket: Ticket, store: Store, max_chars: int) -> Ticket:
@@ -54,9 +83,38 @@ def offload_large_body(ticket: Ticket, store: Store, max_chars: int) -> Ticket:
     )
 
 
-def _printable(text: str | None, limit: int) -> str:
-    clean = "".join(ch if ch.isprintable() else " " for ch in (text or ""))
-    return " ".join(clean.split())[:limit]
+def check_ticket(raw: dict, *, strict_id: bool = True) -> tuple[Ticket | None, str | None]:
+    """`(ticket, None)`, or `(None, why it is not started)`: no id, not a ticket, a field
+    over its cap, or (`strict_id`) an id outside TICKET_ID_RE. Intake would reject such
+    an id too; the demo starts one on purpose, to show that."""
+    if raw.get("ticket_id") is None:
+        return None, "ticket_id is missing"
+    if raw["ticket_id"] == "":
+        return None, "ticket_id is empty"
+    try:
+        ticket = Ticket.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return None, f"not a ticket: {where}: {first['msg']}"
+    over = over_limits(ticket)
+    if over:
+        return None, "; ".join(message for _, message in over)
+    for field, text in _texts(ticket):
+        if found := _SURROGATE_RE.search(text):
+            return None, f"{field} has a lone surrogate {found.group()!a}: it cannot be sent"
+    if strict_id and (problem := ticket_id_problem(ticket.ticket_id)):
+        return None, problem
+    return ticket, None
+
+
+def _texts(ticket: Ticket) -> Iterator[tuple[str, str]]:
+    for field, value in ticket:
+        if isinstance(value, str):
+            yield field, value
+    for key, value in ticket.metadata.items():
+        yield "metadata", key
+        yield "metadata", value
 
 
 @dataclass
@@ -64,33 +122,54 @@ class Submitted:
     ticket_id: str
     handle: WorkflowHandle | None
     duplicate: bool = False
-    error: str | None = None  # the ticket could not even be started (no usable id)
+    error: str | None = None  # the ticket could not even be started (see check_ticket)
+    earlier: EarlierRun | None = None  # of a duplicate: how its latest run stands
+    rerun_of: EarlierRun | None = None  # started again after this failed run
+
+    @property
+    def note(self) -> str:
+        if self.error:
+            return "not started"
+        if self.rerun_of:
+            return "rerun"
+        if not self.duplicate:
+            return "started"
+        e = self.earlier
+        if e is None or e.running:
+            return "already submitted (running)"
+        if e.failed:
+            return f"already submitted (failed: run aiflow retry {self.ticket_id})"
+        return f"already submitted (finished: {e.outcome.value if e.outcome else e.how})"
 
 
-async def submit(client: Client, settings: Settings, store: Store, raw: dict) -> Submitted:
-    try:
-        ticket = Ticket.model_validate(raw)
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        return Submitted(
-            str(raw.get("ticket_id", "?")), None, error=f"not a ticket: {where}: {first['msg']}"
-        )
+async def submit(
+    client: Client,
+    settings: Settings,
+    store: Store,
+    raw: dict,
+    *,
+    strict_id: bool = False,
+    rerun: bool = False,
+) -> Submitted:
+    """Start the run of one raw ticket, once; `rerun`: also if its earlier run failed."""
+    shown = raw.get("ticket_id")
+    ticket, problem = check_ticket(raw, strict_id=strict_id)
+    if ticket is None:
+        return Submitted(shown if isinstance(shown, str) else "?", None, error=problem)
     ticket = offload_large_body(ticket, store, settings.max_body_chars)
-    wf_id = workflow_id_for(ticket.ticket_id)
     try:
-        handle = await client.start_workflow(
-            TriageWorkflow.run,
-            TriageInput(ticket=ticket),
-            id=wf_id,
-            task_queue=settings.orchestration_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=f"Ticket {_printable(ticket.ticket_id, 64)}: "
-            f"{_printable(ticket.subject, 80)}",
-        )
-        return Submitted(ticket.ticket_id, handle)
+        return Submitted(ticket.ticket_id, await start_run(client, settings, ticket))
     except WorkflowAlreadyStartedError:
-        return Submitted(ticket.ticket_id, ticket_handle(client, ticket.ticket_id), duplicate=True)
+        pass
+    handle = ticket_handle(client, ticket.ticket_id)
+    earlier = await earlier_run(handle)
+    if rerun and earlier is not None and earlier.failed:
+        try:
+            new = await start_run(client, settings, ticket, earlier.reuse_policy)
+            return Submitted(ticket.ticket_id, new, rerun_of=earlier)
+        except WorkflowAlreadyStartedError:  # started again meanwhile, by someone else
+            earlier = await earlier_run(handle)
+    return Submitted(ticket.ticket_id, handle, duplicate=True, earlier=earlier)
 
 
 async def wait_settled(handle: WorkflowHandle, poll: float = 0.5) -> TriageResult | RunState:
@@ -108,49 +187,71 @@ async def wait_settled(handle: WorkflowHandle, poll: float = 0.5) -> TriageResul
         result.cancel()
 
 
-def read_tickets(path: Path) -> list[dict]:
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".json":
-        data = json.loads(text)
-        return data if isinstance(data, list) else [data]
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+# --- the command ------------------------------------------------------------------------
+
+
+def _shown(raw: dict, where: str) -> str:
+    tid = raw.get("ticket_id")
+    return safe_text(tid) if isinstance(tid, str) and tid.strip() else where
 
 
 async def run(args: argparse.Namespace, client: Client, settings: Settings) -> int:
     store = Store(settings.store_url)
     store.create_schema()
-    failures = 0
+    invalid = failed_before = 0
     try:
-        for raw in read_tickets(args.file):
-            sub = await submit(client, settings, store, raw)
+        for where, raw in iter_tickets(args.file):
+            try:
+                sub = await submit(client, settings, store, raw, strict_id=True, rerun=args.rerun)
+            except RPCError as err:
+                if lost := unreachable(client, err):
+                    raise lost from None
+                sub = Submitted("?", None, error=f"Temporal refused it: {err.message}")
+            line = f"{_shown(raw, where)}\t{sub.note}\t"
             if sub.error:
-                failures += 1
-                print(f"{sub.ticket_id}\tnot started\t{sub.error}")
+                invalid += 1
+                say(line + safe_text(sub.error, 400))
                 continue
-            note = "already submitted" if sub.duplicate else "started"
-            line = f"{sub.ticket_id}\t{note}\t{sub.handle.id}"
-            if args.wait:
-                settled = await wait_settled(sub.handle)
-                line += "\t" + (
-                    settled.outcome.value
-                    if isinstance(settled, TriageResult)
-                    else "awaiting review: " + ",".join(settled.review_reasons)
-                )
-            print(line)
+            line += sub.handle.id
+            if sub.rerun_of:
+                line += f" (earlier run {sub.rerun_of.how})"
+            if sub.earlier and sub.earlier.failed:
+                failed_before += 1
+            elif args.wait:
+                settled = await _settled(sub)
+                if settled.startswith("failed"):
+                    failed_before += 1
+                line += "\t" + settled
+            say(line)
     finally:
         store.close()
-    return 1 if failures else 0
+    return EXIT_INVALID if invalid else EXIT_FAILED_BEFORE if failed_before else 0
+
+
+async def _settled(sub: Submitted) -> str:
+    try:
+        settled = await wait_settled(sub.handle)
+    except WorkflowFailureError:
+        return f"failed: run aiflow retry {sub.ticket_id}"
+    if isinstance(settled, TriageResult):
+        return settled.outcome.value
+    return "awaiting review: " + ",".join(settled.review_reasons)
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="aiflow submit",
+        prog=PROG,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("file", type=Path, help="a .json ticket (or list) or a .jsonl file")
     p.add_argument(
         "--wait", action="store_true", help="wait until each run completes or awaits review"
+    )
+    p.add_argument(
+        "--rerun",
+        action="store_true",
+        help="run again, from this file, each ticket whose earlier run failed",
     )
     return p
 
@@ -159,12 +260,21 @@ async def amain(
     argv: list[str] | None = None, client: Client | None = None, settings: Settings | None = None
 ) -> int:
     args = parser().parse_args(argv)
-    settings = settings or Settings()
-    return await run(args, client or await connect(settings), settings)
+    try:
+        for _ in iter_tickets(args.file):  # a file that cannot be read starts nothing
+            pass
+        settings = settings or load_settings()
+        return await run(args, client or await connect_cli(settings), settings)
+    except CliError as err:
+        error(PROG, str(err))
+        return err.code
 
 
 def main(argv: list[str] | None = None) -> int:
-    return asyncio.run(amain(argv))
+    try:
+        return asyncio.run(amain(argv))
+    except BrokenPipeError:
+        return stdout_closed()
 
 
 if __name__ == "__main__":

@@ -238,7 +238,9 @@ def test_metadata_caps() -> None:
     many = {f"k{i}": "v" for i in range(51)}
     assert metadata(many) == [
         Rejection(
-            code="field_too_long", field="metadata", message="metadata has 51 keys; the limit is 50."
+            code="field_too_long",
+            field="metadata",
+            message="metadata has 51 keys; the limit is 50.",
         )
     ]
     assert metadata({f"k{i}": "v" for i in range(50)}) == []

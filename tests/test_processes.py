@@ -41,6 +41,7 @@ COMMANDS = [
     "dev",
     "worker",
     "submit",
+    "retry",
     "status",
     "review",
     "feedback",

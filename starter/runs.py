@@ -1,0 +1,178 @@
+"""A ticket's triage runs on Temporal: its workflow id, how its latest run ended, and
+starting it (again). Shared by `aiflow submit` and `aiflow retry`."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.service import RPCError, RPCStatusCode
+
+from contracts import Outcome, Ticket, TriageInput
+from contracts.limits import FIELD_CHARS, TICKET_ID_RE, TICKET_ID_RULE
+from settings import Settings
+from starter.terminal import CliError, safe_text
+from worker import DEFAULT_ADDRESS, configured_address, connect
+from workflows.triage import TriageWorkflow
+
+_OS_MESSAGE_RE = re.compile(r'message: "([^"]{1,200})"')  # in the SDK's connect error
+# Closed without a result: Temporal's own reuse policy ALLOW_DUPLICATE_FAILED_ONLY
+# accepts exactly these for a rerun.
+FAILED_STATUSES = frozenset(
+    {
+        WorkflowExecutionStatus.FAILED,
+        WorkflowExecutionStatus.TERMINATED,
+        WorkflowExecutionStatus.TIMED_OUT,
+        WorkflowExecutionStatus.CANCELED,
+    }
+)
+
+
+def workflow_id_for(ticket_id: str) -> str:
+    """The business key: one workflow per ticket id, so a ticket is processed once. An id
+    outside TICKET_ID_RE (a client that is not ours) is hashed: no control characters,
+    slashes or spaces in a workflow id."""
+    if TICKET_ID_RE.fullmatch(ticket_id):
+        return f"ticket-{ticket_id}"
+    return "ticket-sha256-" + hashlib.sha256(ticket_id.encode()).hexdigest()
+
+
+def ticket_handle(client: Client, ticket_id: str) -> WorkflowHandle:
+    """The triage run of a ticket, typed (for its query, signal and result)."""
+    return client.get_workflow_handle_for(TriageWorkflow.run, workflow_id_for(ticket_id))
+
+
+@dataclass(frozen=True)
+class EarlierRun:
+    """The latest run of a workflow id, as `describe()` (and, once completed, its result)
+    tells it."""
+
+    run_id: str
+    status: WorkflowExecutionStatus
+    outcome: Outcome | None = None  # of a completed run
+
+    @property
+    def running(self) -> bool:
+        return self.status == WorkflowExecutionStatus.RUNNING
+
+    @property
+    def failed(self) -> bool:
+        # Older releases completed a run that a model error ended, with outcome "failed".
+        return self.status in FAILED_STATUSES or self.outcome == Outcome.FAILED
+
+    @property
+    def how(self) -> str:
+        """How it ended, for a person: "terminated", "completed with outcome failed"."""
+        if self.outcome is not None:
+            return f"completed with outcome {self.outcome.value}"
+        return self.status.name.lower().replace("_", " ")
+
+    @property
+    def reuse_policy(self) -> WorkflowIDReusePolicy:
+        """The narrowest policy that lets a failed run be started again: a completed run
+        needs ALLOW_DUPLICATE (checked to have failed, here); the others are what the
+        server's own ALLOW_DUPLICATE_FAILED_ONLY check accepts."""
+        if self.status == WorkflowExecutionStatus.COMPLETED:
+            return WorkflowIDReusePolicy.ALLOW_DUPLICATE
+        return WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
+
+
+async def earlier_run(handle: WorkflowHandle) -> EarlierRun | None:
+    """The latest run of `handle`'s workflow id, or None if there never was one."""
+    try:
+        desc = await handle.describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    outcome = None
+    if desc.status == WorkflowExecutionStatus.COMPLETED:
+        outcome = (await handle.result()).outcome
+    return EarlierRun(desc.run_id, desc.status, outcome)
+
+
+async def started_input(client: Client, workflow_id: str, run_id: str) -> TriageInput:
+    """The input a run was started with: its history's first event, decoded with the
+    client's data converter (so a rerun needs no ticket file)."""
+    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+    async for event in handle.fetch_history_events(page_size=1):
+        payloads = event.workflow_execution_started_event_attributes.input.payloads
+        [inp] = await client.data_converter.decode(payloads, [TriageInput])
+        return inp
+    raise LookupError(f"{workflow_id} run {run_id} has no history")
+
+
+async def start_run(
+    client: Client,
+    settings: Settings,
+    ticket: Ticket,
+    reuse: WorkflowIDReusePolicy = WorkflowIDReusePolicy.REJECT_DUPLICATE,
+) -> WorkflowHandle:
+    """Start the triage run of `ticket`. A running run of the same id always refuses it
+    (WorkflowAlreadyStartedError): no ticket is processed twice at once."""
+    return await client.start_workflow(
+        TriageWorkflow.run,
+        TriageInput(ticket=ticket),
+        id=workflow_id_for(ticket.ticket_id),
+        task_queue=settings.orchestration_queue,
+        id_reuse_policy=reuse,
+        static_summary=f"Ticket {_printable(ticket.ticket_id, 64)}: "
+        f"{_printable(ticket.subject, 80)}",
+    )
+
+
+def _printable(text: str | None, limit: int) -> str:
+    clean = "".join(ch if ch.isprintable() else " " for ch in (text or "")[: limit * 4])
+    return " ".join(clean.split())[:limit]
+
+
+def ticket_id_problem(ticket_id: str) -> str | None:
+    """Why `ticket_id` cannot name a run (None if it can): empty, too long, odd characters."""
+    cap = FIELD_CHARS["ticket_id"]
+    if not ticket_id:
+        return "ticket_id is empty"
+    if len(ticket_id) > cap:
+        return f"ticket_id has {len(ticket_id)} characters; the limit is {cap}"
+    if not TICKET_ID_RE.fullmatch(ticket_id):
+        return f"ticket_id must be {TICKET_ID_RULE}"
+    return None
+
+
+def load_settings() -> Settings:
+    """Settings from the environment; a bad variable is a user error, named without its
+    value (it may be a secret)."""
+    try:
+        return Settings()
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise CliError(f"invalid setting {safe_text(where)}: {first['msg']}") from None
+
+
+async def connect_cli(settings: Settings) -> Client:
+    """The Temporal client of a command; an unreachable server is a user error that names
+    the address."""
+    try:
+        return await connect(settings)
+    except RuntimeError as err:
+        address = configured_address() or DEFAULT_ADDRESS
+        text = str(err)
+        found = _OS_MESSAGE_RE.search(text[:2000])
+        reason = found.group(1) if found else text.removeprefix("Failed client connect: ")
+        raise CliError(
+            f"cannot reach the Temporal server at {safe_text(address)}: {safe_text(reason, 200)}"
+        ) from None
+
+
+def unreachable(client: Client, err: RPCError) -> CliError | None:
+    """A CliError if `err` says the server went away, else None (the call was refused)."""
+    if err.status not in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+        return None
+    address = client.service_client.config.target_host
+    return CliError(
+        f"cannot reach the Temporal server at {safe_text(address)}: {safe_text(err.message, 200)}"
+    )
