@@ -26,6 +26,7 @@ from contracts import RunState, Stage
 from settings import Settings
 from starter.submit import ticket_handle
 from starter.tables import table
+from starter.terminal import safe_text
 from worker import connect
 from workflows.triage import TriageWorkflow
 
@@ -101,7 +102,7 @@ async def signal(client: Client, action: str, ticket_ids: list[str]) -> int:
         try:
             state = await handle.query(TriageWorkflow.status, rpc_timeout=QUERY_TIMEOUT)
             if state.model_wait is None:
-                print(f"{ticket_id}\tnot waiting for models (stage {state.stage.value})")
+                print(f"{safe_text(ticket_id)}\tnot waiting for models (stage {state.stage.value})")
                 failures += 1
                 continue
             if action == "retry":
@@ -110,10 +111,11 @@ async def signal(client: Client, action: str, ticket_ids: list[str]) -> int:
                 await handle.signal(TriageWorkflow.release_to_review)
         except RPCError as err:
             found = err.status != RPCStatusCode.NOT_FOUND
-            print(f"{ticket_id}\t{'error: ' + err.message if found else 'no such run'}")
+            print(f"{safe_text(ticket_id)}\t{'error: ' + err.message if found else 'no such run'}")
             failures += 1
             continue
-        print(f"{ticket_id}\t{'retrying now' if action == 'retry' else 'released to review'}")
+        done = "retrying now" if action == "retry" else "released to review"
+        print(f"{safe_text(ticket_id)}\t{done}")
     return 1 if failures else 0
 
 

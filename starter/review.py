@@ -29,6 +29,7 @@ from contracts import CATEGORIES, PRIORITIES, ReviewAction, ReviewDecision, Revi
 from settings import Settings
 from starter import reviews
 from starter.tables import ago, side_by_side, table
+from starter.terminal import safe_text
 from worker import configure_logging, connect
 
 
@@ -166,7 +167,7 @@ async def amain(
         decision = decision_of(args)
         if args.signal:
             await reviews.send(client, args.ticket_id, decision)
-            print(f"{decision.action.value} signalled to ticket {args.ticket_id}")
+            print(f"{decision.action.value} signalled to ticket {safe_text(args.ticket_id)}")
             return 0
         receipt = await reviews.decide(client, args.ticket_id, decision)
     except ValidationError as err:
@@ -180,7 +181,8 @@ async def amain(
         return 3
     done = "already applied" if receipt.duplicate else "applied"
     print(
-        f"{receipt.action.value} {done}: ticket {args.ticket_id}, review {receipt.review_id} "
+        f"{receipt.action.value} {done}: ticket {safe_text(args.ticket_id)}, "
+        f"review {receipt.review_id} "
         f"now v{receipt.version}, decision {receipt.decision_id}"
     )
     return 0

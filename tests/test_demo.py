@@ -83,3 +83,24 @@ def test_where_to_look_names_the_cluster_the_demo_ran_on(settings):
     assert "aiflow dev stop" not in "\n".join(external)
     assert embedded[1].startswith("Temporal Web UI: http://127.0.0.1:8233  ")
     assert embedded[-1] == "Stop the dev server with `aiflow dev stop`."
+
+
+def test_a_failed_earlier_run_is_a_failed_row_naming_retry_and_hostile_ids_are_escaped():
+    from temporalio.client import WorkflowExecutionStatus
+
+    from starter.runs import EarlierRun
+    from starter.submit import Submitted
+
+    earlier = EarlierRun("run-1", WorkflowExecutionStatus.TERMINATED)
+    row = demo.Row.of(Submitted("T-9", None, duplicate=True, earlier=earlier), None)
+    assert (row.ticket_id, row.outcome, row.note) == (
+        "T-9",
+        "failed",
+        "run failed: aiflow retry T-9",
+    )
+    bad = demo.Row.of(Submitted("\x1b[2J", None, error="ticket_id must be x\x07"), None)
+    assert (bad.ticket_id, bad.outcome, bad.note) == (
+        "\\x1b[2J",
+        "not_started",
+        "ticket_id must be x\\x07",
+    )
