@@ -64,7 +64,10 @@ class Settings(BaseSettings):
     review_escalation_sla_seconds: float | None = Field(None, gt=0)
     review_safe_default: Literal["escalate", "reject"] = "escalate"
     notify_webhook_url: SecretStr | None = None  # escalation notices are POSTed here
-    max_body_chars: int = Field(20_000, gt=0)  # longer bodies are stored, not sent, and rejected
+    # Longer bodies are stored, not sent, and rejected. At most 250,000: a body that travels
+    # in history, even as 6-byte JSON escapes, plus every other field at its cap, stays
+    # under Temporal's 2 MB payload limit.
+    max_body_chars: int = Field(20_000, gt=0, le=250_000)
 
     # --- models: aliases of the catalogue (data/models.toml), one per model step
     catalog_file: Path | None = None  # default: data_dir/models.toml
