@@ -217,7 +217,9 @@ def test_probe_failure_opens_again(breakers, clock):
     clock.advance(2)
     breakers.record_failure(KEY)
 
-    assert breakers.acquire(KEY) == BreakerDecision(allowed=False, state="open", retry_at=at(62), reason="outage")
+    assert breakers.acquire(KEY) == BreakerDecision(
+        allowed=False, state="open", retry_at=at(62), reason="outage"
+    )
     assert (state(breakers).opened_at, state(breakers).probe_started_at) == (at(32), None)
     clock.advance(30)
     assert breakers.acquire(KEY) == PROBE
@@ -322,9 +324,13 @@ def test_two_processes_share_one_breaker(url: str, breakers: CircuitBreakers, tm
         assert b("acquire", at(1)) == CLOSED
         a("record_failure", at(2))  # the third failure in the window: open
 
-        assert b("acquire", at(3)) == BreakerDecision(allowed=False, state="open", retry_at=at(32), reason="outage")
+        assert b("acquire", at(3)) == BreakerDecision(
+            allowed=False, state="open", retry_at=at(32), reason="outage"
+        )
         assert b("acquire", at(32)) == PROBE
-        refused = BreakerDecision(allowed=False, state="half_open", retry_at=at(77), reason="outage")
+        refused = BreakerDecision(
+            allowed=False, state="half_open", retry_at=at(77), reason="outage"
+        )
         assert a("acquire", at(33)) == refused  # B's probe is in flight
         b("record_success", at(34))
         assert a("acquire", at(35)) == CLOSED

@@ -138,9 +138,7 @@ async def test_a_request_the_provider_refuses_goes_to_review_not_failed(env, set
     assert state.review_reasons == ["model_error:classify"]
     assert state.review.proposal.category is None
     assert [(s.step, s.outcome) for s in state.steps][-1] == ("classify", "error")
-    assert state.steps[-1].reasoning == (
-        "BadRequest: offline provider: injected bad request"
-    )
+    assert state.steps[-1].reasoning == ("BadRequest: offline provider: injected bad request")
     assert state.steps[-1].details["failure_class"] == "error"
     failures = [
         e
