@@ -93,6 +93,22 @@ def redact(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is at each event (a process that swaps it, as a test
+    capturing output does, never logs into a closed stream)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging(level: str = "INFO", fmt: str = "auto", stream: Any = None) -> None:
     """structlog + stdlib, once per process (calling again replaces the handler).
     Events go to `stream` (default: stderr)."""
@@ -110,7 +126,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", stream: Any = None
         logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(stream)
+    handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[

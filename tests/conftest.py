@@ -4,6 +4,7 @@ PyPI packages, never downloaded), throwaway databases, and per-test workers."""
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import shutil
 import sys
@@ -20,6 +21,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from activities.logs import configure_logging
 from settings import Settings
 from worker import run_workers
 from workflows.search_attributes import ALL_KEYS
@@ -125,3 +127,12 @@ async def running_worker(
     finally:
         stop.set()
         await task
+
+
+@pytest.fixture
+def quiet_logs() -> Iterator[io.StringIO]:
+    """Log events of this process (an in-process worker's) into a buffer, so what a
+    command run in-process writes to stderr is its own."""
+    sink = io.StringIO()
+    configure_logging("INFO", "json", stream=sink)
+    yield sink

@@ -20,13 +20,16 @@ from tests.test_submit import statuses
 from tests.test_triage_workflow import start, ticket
 from workflows.triage import TriageWorkflow
 
+pytestmark = pytest.mark.usefixtures("quiet_logs")
+
 
 async def retry_cli(env, settings, capsys, *ids: str) -> tuple[int, list[str], str]:
     """Exit code, report lines and stderr (worker log lines, without tabs, left out)."""
     capsys.readouterr()
     code = await retry.amain(list(ids), client=env.client, settings=settings)
     captured = capsys.readouterr()
-    return code, [line for line in captured.out.splitlines() if "\t" in line], captured.err
+    out = [line for line in captured.out.splitlines() if "\t" in line]
+    return code, out, captured.err
 
 
 async def test_a_terminated_run_is_rerun_from_its_history_and_completes(env, settings, capsys):

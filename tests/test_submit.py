@@ -36,13 +36,17 @@ def jsonl(tmp_path: Path, *rows: dict | str, name: str = "tickets.jsonl") -> Pat
     return path
 
 
+pytestmark = pytest.mark.usefixtures("quiet_logs")
+
+
 async def submit_cli(env, settings, capsys, *argv: str) -> tuple[int, list[str], str]:
     """Exit code, report lines and stderr of `aiflow submit` (a worker's log lines, also on
     stdout in tests, are left out: report lines have tabs, log lines none)."""
     capsys.readouterr()
     code = await submit.amain(list(argv), client=env.client, settings=settings)
     captured = capsys.readouterr()
-    return code, [line for line in captured.out.splitlines() if "\t" in line], captured.err
+    out = [line for line in captured.out.splitlines() if "\t" in line]
+    return code, out, captured.err
 
 
 async def never_started(client, ticket_id: str) -> bool:
