@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     catalog_file: Path | None = None  # default: data_dir/models.toml
     classify_model: str = "offline-classify"
     draft_model: str = "offline-draft"
+    # Any model step of any workflow -> its alias, as JSON ({"extract": "small"}); over
+    # DEFAULT_STEP_MODELS and the two above. A new workflow's step needs no new setting.
+    step_models: dict[str, str] = Field(default_factory=dict)
+    # Workflow modules of your own, each declaring a SPEC (workflows/registry.py), as a
+    # JSON list: ["myteam.refunds"]. Importable from the worker's working directory.
+    workflow_modules: list[str] = Field(default_factory=list)
     # Pin prompt versions ({"triage.draft": "v1"}); unset ids use the newest version.
     prompt_versions: dict[str, str] = Field(default_factory=dict)
     run_budget_usd: float | None = Field(0.05, gt=0)  # no run may cost more

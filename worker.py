@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -50,11 +51,11 @@ from activities.tracing import Tracing
 from activities.webhook import Webhook
 from contracts import DegradationPolicy
 from settings import Settings
+from workflows import registry
 from workflows.drift import DriftWorkflow
 from workflows.search_attributes import ALL_KEYS, SEARCH_ATTRIBUTE_TYPES
-from workflows.triage import TriageWorkflow
 
-WORKFLOWS = [TriageWorkflow, DriftWorkflow]
+WORKFLOWS = [*(s.workflow for s in registry.specs()), DriftWorkflow]  # aiflow's own
 DEFAULT_ADDRESS = "localhost:7233"
 log = structlog.get_logger("aiflow.worker")
 
@@ -176,7 +177,8 @@ def build_providers(settings: Settings) -> dict[str, ModelProvider]:
                 fault_kinds=settings.offline_fault_kinds,
                 fault_max_attempt=settings.offline_fault_max_attempt,
                 data_dir=settings.data_dir / "offline",
-            )
+            ),
+            registry.offline_tasks(workflow_specs(settings)),
         ),
         "openai": lambda: openai(
             secret(settings.openai_api_key), settings.openai_base_url, api=settings.openai_api
@@ -198,7 +200,7 @@ def run_policy(settings: Settings, catalog: Catalog, prompts: PromptLibrary) -> 
         max_body_chars=settings.max_body_chars,
         catalog=catalog,
         prompts=prompts,
-        step_models={"classify": settings.classify_model, "draft": settings.draft_model},
+        step_models=step_models(settings),
         provider_queues={p: settings.provider_queue(p) for p in settings.enabled_providers},
         prompt_versions=settings.prompt_versions,
         run_budget_usd=settings.run_budget_usd,
@@ -209,6 +211,32 @@ def run_policy(settings: Settings, catalog: Catalog, prompts: PromptLibrary) -> 
         latency_budgets_ms=settings.step_latency_budgets_ms,
         degradation=degradation_for(settings),
     )
+
+
+def workflow_specs(settings: Settings) -> list[registry.WorkflowSpec]:
+    """aiflow's workflows and those AIFLOW_WORKFLOW_MODULES adds (ValueError if one is
+    broken: the worker stops at start, naming it). Modules are found on the path and in
+    the working directory."""
+    if settings.workflow_modules and os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
+    return registry.specs(settings.workflow_modules)
+
+
+def prompt_library(settings: Settings) -> PromptLibrary:
+    """data/prompts, and the prompt folders of the workflows a deployment adds."""
+    extra = [s.prompts_dir for s in workflow_specs(settings) if s.prompts_dir]
+    return PromptLibrary(settings.data_dir / "prompts", *extra)
+
+
+def step_models(settings: Settings) -> dict[str, str]:
+    """Each model step's catalogue alias: AIFLOW_STEP_MODELS over the classify/draft
+    settings over the defaults the registered workflows declare."""
+    return {
+        **registry.default_step_models(workflow_specs(settings)),
+        "classify": settings.classify_model,
+        "draft": settings.draft_model,
+        **settings.step_models,
+    }
 
 
 def degradation_for(settings: Settings) -> dict[str, DegradationPolicy]:
@@ -256,7 +284,8 @@ def build_workers(
     queues = queues or {"orchestration", "models"}
     grace = timedelta(seconds=settings.shutdown_grace_seconds)
     catalog = Catalog.load(settings.catalog_path)
-    prompts = PromptLibrary(settings.data_dir / "prompts")
+    specs = workflow_specs(settings)
+    prompts = prompt_library(settings)
     breakers = breakers_for(settings, store)
     breakers.create_schema()
     workers = []
@@ -276,10 +305,11 @@ def build_workers(
             Worker(
                 client,
                 task_queue=settings.orchestration_queue,
-                workflows=WORKFLOWS,
+                workflows=[*(s.workflow for s in specs), DriftWorkflow],
                 activities=[
                     pipeline.resolve_run_config,
                     pipeline.persist_run,
+                    pipeline.persist_item,
                     pipeline.breaker_acquire,
                     pipeline.notify,
                     drift.record_features,
@@ -304,6 +334,7 @@ def build_workers(
             breakers,
             max_calls_in_flight=settings.max_concurrent_model_calls or None,
             alert_webhook=Webhook(webhook.get_secret_value()) if webhook else None,
+            schemas=registry.output_schemas(specs),
         )
         for provider in gateway.providers:
             options: dict[str, Any] = {

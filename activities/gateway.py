@@ -48,8 +48,6 @@ from activities.response_log import ResponseLog
 from activities.store import Store
 from activities.webhook import Webhook, WebhookError
 from contracts import (
-    Classification,
-    Draft,
     ModelCall,
     ModelStepInput,
     ModelStepResult,
@@ -57,10 +55,11 @@ from contracts import (
     Usage,
 )
 from contracts.batch import ModelBatchInput, ModelBatchItem, ModelBatchResult, ModelCallError
+from contracts.outputs import OUTPUT_SCHEMAS
 
 log = structlog.get_logger("aiflow.gateway")
 
-SCHEMAS: dict[str, type[BaseModel]] = {"Classification": Classification, "Draft": Draft}
+SCHEMAS: dict[str, type[BaseModel]] = OUTPUT_SCHEMAS
 REASK_LIMIT = 1  # one corrective call; after that the next model tier is cheaper than more
 PARTIAL_CHARS = 2000  # of an unusable answer kept for the reviewer
 # A batch's payload must stay under the server's 2 MiB limit; bodies over the intake cap
@@ -141,6 +140,7 @@ class ModelGateway:
         response_log: ResponseLog | None = None,
         max_calls_in_flight: int | None = None,
         alert_webhook: Webhook | None = None,
+        schemas: dict[str, type[BaseModel]] | None = None,
     ) -> None:
         if max_calls_in_flight is not None and max_calls_in_flight < 1:
             raise ValueError(f"max_calls_in_flight must be >= 1, not {max_calls_in_flight}")
@@ -149,13 +149,17 @@ class ModelGateway:
         self.breakers = breakers
         self.alert_webhook = alert_webhook
         self.providers = providers
+        # aiflow's own outputs, and those of the workflows a deployment adds
+        self.schemas = {**SCHEMAS, **(schemas or {})}
         self.catalog = catalog
         self.prompts = prompts
         self.store = store
         self.responses = response_log or ResponseLog(store)
-        unknown = {p.output_schema for p in prompts.all()} - set(SCHEMAS)
+        unknown = {p.output_schema for p in prompts.all()} - set(self.schemas)
         if unknown:  # a prompt file naming a schema no code knows fails the worker at start
-            raise PromptError(f"unknown output_schema {sorted(unknown)} (known: {sorted(SCHEMAS)})")
+            raise PromptError(
+                f"unknown output_schema {sorted(unknown)} (known: {sorted(self.schemas)})"
+            )
         self.targets: dict[tuple[str, str], Target] = {
             (t.provider, t.model): t for alias in catalog.aliases for t in catalog.chain(alias)
         }
@@ -334,7 +338,7 @@ class ModelGateway:
             messages = prompt.render(inp.variables)
         except PromptError as err:
             raise _config_error(str(err), "PromptError", inp) from err
-        schema = SCHEMAS[prompt.output_schema]
+        schema = self.schemas[prompt.output_schema]
         # Checked before any call: an unpriceable model must fail before it is paid.
         target = self.targets.get((inp.target.provider, inp.target.model))
         if target is None:

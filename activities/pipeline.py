@@ -29,6 +29,7 @@ from contracts import (
     RuleSet,
     RunConfig,
 )
+from contracts.items import ItemRecord
 from workflows.rules import check_rules
 
 
@@ -151,6 +152,10 @@ class PipelineActivities:
     @activity.defn(name="persist_run")
     def persist_run(self, inp: PersistRunInput) -> None:
         self.store.save_run(inp)
+
+    @activity.defn(name="persist_item")
+    def persist_item(self, inp: ItemRecord) -> None:
+        self.store.save_item(inp)
 
     @activity.defn(name="notify")
     def notify(self, notice: Notification) -> None:

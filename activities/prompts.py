@@ -59,11 +59,13 @@ def _version_key(version: str) -> list[Any]:
 
 
 class PromptLibrary:
-    """All prompt versions in a folder, loaded and checked once per worker."""
+    """All prompt versions in a folder (and in the folders of the workflows a deployment
+    adds), loaded and checked once per worker."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *more: Path) -> None:
         self._prompts: dict[tuple[str, str], Prompt] = {}
-        for path in sorted(folder.glob("*.toml")):
+        paths = [p for f in (folder, *more) for p in sorted(f.glob("*.toml"))]
+        for path in paths:
             raw = path.read_bytes()
             data = tomllib.loads(raw.decode("utf-8"))
             missing = {"id", "version", "task", "output_schema", "system", "user"} - set(data)
@@ -80,6 +82,8 @@ class PromptLibrary:
                 user=data["user"],
                 sha256=hashlib.sha256(raw).hexdigest(),
             )
+            if (prompt.id, prompt.version) in self._prompts:
+                raise PromptError(f"{path}: {prompt.id}@{prompt.version} is defined twice")
             self._prompts[(prompt.id, prompt.version)] = prompt
 
     def all(self) -> list[Prompt]:

@@ -25,6 +25,7 @@ from sqlmodel import Field, Session, SQLModel, create_engine, select
 from activities import review_store
 from activities.providers.base import ModelResponse
 from contracts import Notification, PersistRunInput, ReviewRequest, StepRecord, TriageResult
+from contracts.items import ItemRecord
 
 
 def _now() -> datetime:
@@ -216,6 +217,36 @@ class Store:
             self._upsert(session, StepRow, steps, ["workflow_id", "seq"])
             for table, rows, keys in review_store.review_rows(run):
                 self._upsert(session, table, rows, keys)
+            session.commit()
+
+    def save_item(self, item: ItemRecord) -> None:
+        """Insert or update a run of any workflow and its steps in one transaction (the
+        item key goes in `ticket_id`, the column every report reads)."""
+        row = {
+            "workflow_id": item.workflow_id,
+            "run_id": item.run_id,
+            "ticket_id": item.item_key[:64],
+            "stage": item.stage[:16],
+            "outcome": item.outcome and item.outcome[:16],
+            "route": item.route and item.route[:64],
+            "category": item.category and item.category[:32],
+            "confidence": item.confidence,
+            "needs_review": item.needs_review,
+            "review_reasons": item.review_reasons,
+            "cost_usd": item.cost_usd or sum(s.cost_usd for s in item.steps),
+            "latency_ms": item.latency_ms,
+            "model_calls": item.model_calls,
+            "result": {"workflow_type": item.workflow_type, **(item.result or {})},
+            "created_at": _now(),
+            "updated_at": _now(),
+        }
+        steps = [
+            {"workflow_id": item.workflow_id, "run_id": item.run_id, **s.model_dump()}
+            for s in item.steps
+        ]
+        with Session(self.engine) as session:
+            self._upsert(session, RunRow, [row], ["workflow_id"])
+            self._upsert(session, StepRow, steps, ["workflow_id", "seq"])
             session.commit()
 
     def put_blob(self, content: str) -> str:

@@ -10,6 +10,8 @@ COMMANDS = {
     "demo": ("starter.demo", "triage the bundled tickets on the embedded stack"),
     "dev": ("starter.dev", "run the Temporal dev server + a worker (or `dev stop`)"),
     "worker": ("worker", "run a worker against the configured Temporal cluster"),
+    "workflows": ("starter.workflows_cmd", "list the workflows this deployment runs"),
+    "run": ("starter.run", "start items of any workflow from files (idempotent by key)"),
     "submit": ("starter.submit", "start triage runs for tickets from a JSON/JSONL file"),
     "retry": ("starter.retry", "run again tickets whose earlier run failed"),
     "status": ("starter.status", "show a run's live state or result"),
@@ -24,7 +26,7 @@ COMMANDS = {
 
 def usage() -> str:
     lines = ["usage: aiflow <command> [options]   (aiflow <command> --help for its options)", ""]
-    lines += [f"  {name:<8} {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += [f"  {name:<9} {help_}" for name, (_, help_) in COMMANDS.items()]
     return "\n".join(lines)
 
 

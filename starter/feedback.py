@@ -28,6 +28,7 @@ from activities.review_store import CorrectionRow, ReviewRow
 from activities.store import StepRow, Store, open_store
 from contracts import PromptRef, ReviewRequest
 from settings import Settings
+from worker import prompt_library
 
 NO_CATEGORY = "(none)"  # the group of decisions whose run proposed no category
 
@@ -290,7 +291,7 @@ def main(
     with open_store(settings.store_url) as store:
         decisions = load(store, args.since, args.prompt_versions)
     if args.command == "export":
-        summary = export(decisions, PromptLibrary(settings.data_dir / "prompts"), args.out)
+        summary = export(decisions, prompt_library(settings), args.out)
     else:
         summary = summarize(decisions)
     print(table(summary))

@@ -70,7 +70,7 @@ def _why_not(earlier: EarlierRun | None) -> str:
         return "never submitted"
     if earlier.running:
         return "still running"
-    outcome = earlier.outcome.value if earlier.outcome else earlier.how
+    outcome = earlier.outcome or earlier.how
     return f"finished with outcome {outcome}"
 
 

@@ -3,7 +3,6 @@ starting it (again). Shared by `aiflow submit` and `aiflow retry`."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 
@@ -15,8 +14,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from contracts import Outcome, Ticket, TriageInput
 from contracts.limits import FIELD_CHARS, TICKET_ID_RE, TICKET_ID_RULE
 from settings import Settings
+from starter.items import workflow_id as item_workflow_id
 from starter.terminal import CliError, safe_text
 from worker import DEFAULT_ADDRESS, configured_address, connect
+from workflows.triage import SPEC as TRIAGE
 from workflows.triage import TriageWorkflow
 
 _OS_MESSAGE_RE = re.compile(r'message: "([^"]{1,200})"')  # in the SDK's connect error
@@ -36,9 +37,7 @@ def workflow_id_for(ticket_id: str) -> str:
     """The business key: one workflow per ticket id, so a ticket is processed once. An id
     outside TICKET_ID_RE (a client that is not ours) is hashed: no control characters,
     slashes or spaces in a workflow id."""
-    if TICKET_ID_RE.fullmatch(ticket_id):
-        return f"ticket-{ticket_id}"
-    return "ticket-sha256-" + hashlib.sha256(ticket_id.encode()).hexdigest()
+    return item_workflow_id(TRIAGE, ticket_id)
 
 
 def ticket_handle(client: Client, ticket_id: str) -> WorkflowHandle:
@@ -53,7 +52,7 @@ class EarlierRun:
 
     run_id: str
     status: WorkflowExecutionStatus
-    outcome: Outcome | None = None  # of a completed run
+    outcome: str | None = None  # of a completed run (an Outcome for tickets)
 
     @property
     def running(self) -> bool:
@@ -62,13 +61,13 @@ class EarlierRun:
     @property
     def failed(self) -> bool:
         # Older releases completed a run that a model error ended, with outcome "failed".
-        return self.status in FAILED_STATUSES or self.outcome == Outcome.FAILED
+        return self.status in FAILED_STATUSES or self.outcome == Outcome.FAILED.value
 
     @property
     def how(self) -> str:
         """How it ended, for a person: "terminated", "completed with outcome failed"."""
         if self.outcome is not None:
-            return f"completed with outcome {self.outcome.value}"
+            return f"completed with outcome {self.outcome}"
         return self.status.name.lower().replace("_", " ")
 
     @property
@@ -91,7 +90,9 @@ async def earlier_run(handle: WorkflowHandle) -> EarlierRun | None:
         raise
     outcome = None
     if desc.status == WorkflowExecutionStatus.COMPLETED:
-        outcome = (await handle.result()).outcome
+        result = await handle.result()  # a typed result, or a dict from an untyped handle
+        found = result.get("outcome") if isinstance(result, dict) else result.outcome
+        outcome = None if found is None else str(found)
     return EarlierRun(desc.run_id, desc.status, outcome)
 
 

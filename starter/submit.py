@@ -37,9 +37,10 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from activities.store import Store
-from contracts import RunState, Stage, Ticket, TriageResult
+from contracts import RunState, Stage, Ticket, TriageInput, TriageResult
 from contracts.limits import over_limits
 from settings import Settings
+from starter.items import ItemToStart, printable
 from starter.runs import (
     EarlierRun,
     connect_cli,
@@ -81,6 +82,22 @@ def offload_large_body(ticket: Ticket, store: Store, max_chars: int) -> Ticket:
             "body_chars": len(ticket.body),
         }
     )
+
+
+def ticket_items(path: Path, store: Store, settings: Settings) -> Iterator[ItemToStart]:
+    """`aiflow run tickets FILE`: the file's tickets, checked as `aiflow submit` checks them."""
+    for where, raw in iter_tickets(path):
+        ticket, problem = check_ticket(raw)
+        if ticket is None:
+            yield ItemToStart(where, error=problem)
+            continue
+        ticket = offload_large_body(ticket, store, settings.max_body_chars)
+        yield ItemToStart(
+            where,
+            ticket.ticket_id,
+            TriageInput(ticket=ticket),
+            summary=f"Ticket {printable(ticket.ticket_id, 64)}: {printable(ticket.subject)}",
+        )
 
 
 def check_ticket(raw: dict, *, strict_id: bool = True) -> tuple[Ticket | None, str | None]:
@@ -139,7 +156,7 @@ class Submitted:
             return "already submitted (running)"
         if e.failed:
             return f"already submitted (failed: run aiflow retry {self.ticket_id})"
-        return f"already submitted (finished: {e.outcome.value if e.outcome else e.how})"
+        return f"already submitted (finished: {e.outcome or e.how})"
 
 
 async def submit(

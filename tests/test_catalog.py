@@ -84,7 +84,10 @@ def models(catalog: Catalog, alias: str) -> list[tuple[str, str]]:
 
 
 def test_shipped_catalogue_chains(shipped: Catalog) -> None:
-    assert shipped.aliases == ("judge", "large", "offline-classify", "offline-draft", "small")
+    assert shipped.aliases == (
+        *("judge", "large", "offline-brief", "offline-classify", "offline-draft"),
+        *("offline-extract", "offline-generate", "offline-judge", "small"),
+    )
     assert models(shipped, "small") == [
         ("openai", "gpt-4o-mini"),
         ("anthropic", "claude-haiku-4-5"),
@@ -94,6 +97,10 @@ def test_shipped_catalogue_chains(shipped: Catalog) -> None:
     assert models(shipped, "judge") == [("anthropic", "claude-sonnet-4-5"), ("openai", "gpt-4.1")]
     assert models(shipped, "offline-classify") == [("offline", "offline-knn-v1")]
     assert models(shipped, "offline-draft") == [("offline", "offline-template-v1")]
+    assert models(shipped, "offline-extract") == [("offline", "offline-extract-v1")]
+    assert models(shipped, "offline-brief") == [("offline", "offline-brief-v1")]
+    assert models(shipped, "offline-generate") == [("offline", "offline-writer-v1")]
+    assert models(shipped, "offline-judge") == [("offline", "offline-judge-v1")]
 
 
 def test_shipped_catalogue_targets(shipped: Catalog) -> None:
@@ -120,7 +127,8 @@ def test_unknown_alias_lists_the_known_ones(shipped: Catalog) -> None:
     with pytest.raises(KeyError) as info:
         shipped.chain("medium")
     assert info.value.args[0] == (
-        "unknown model alias 'medium' (known: judge, large, offline-classify, offline-draft, small)"
+        "unknown model alias 'medium' (known: judge, large, offline-brief, offline-classify, "
+        "offline-draft, offline-extract, offline-generate, offline-judge, small)"
     )
 
 

@@ -40,6 +40,8 @@ COMMANDS = [
     "demo",
     "dev",
     "worker",
+    "workflows",
+    "run",
     "submit",
     "retry",
     "status",

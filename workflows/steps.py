@@ -23,6 +23,7 @@ from contracts import (
     StepRecord,
     TriageResult,
 )
+from contracts.items import ItemRecord
 from workflows import metrics
 from workflows import search_attributes as sa
 from workflows.policies import NOTIFY_LOCAL_ACTIVITY, STORE_LOCAL_ACTIVITY
@@ -128,9 +129,10 @@ class StepRecorder:
         return sum(1 for r in self.records if r.kind == StepKind.MODEL and r.outcome == "ok")
 
 
-def publish(stage: Stage, **extra: Any) -> None:
-    """Upsert the stage (and any other given attributes) for the Web UI's filters."""
-    updates = [sa.STAGE.value_set(stage.value)]
+def publish(stage: str, **extra: Any) -> None:
+    """Upsert the stage (a `Stage`, or a workflow's own stage name) and any other given
+    attributes, for the Web UI's filters."""
+    updates = [sa.STAGE.value_set(str(stage))]
     keys = {
         "outcome": sa.OUTCOME,
         "category": sa.CATEGORY,
@@ -168,6 +170,16 @@ async def persist(
             correction=correction,
         ),
         summary=f"persist {stage.value}",
+        **STORE_LOCAL_ACTIVITY,
+    )
+
+
+async def persist_item(record: ItemRecord) -> None:
+    """Persist a run of any workflow (its record and steps), as a local activity."""
+    await workflow.execute_local_activity_method(
+        PipelineActivities.persist_item,
+        record,
+        summary=f"persist {record.stage}",
         **STORE_LOCAL_ACTIVITY,
     )
 

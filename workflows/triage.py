@@ -35,6 +35,7 @@ from workflows.intake import validate_ticket
 from workflows.model_step import ModelStepFailed, RunBudget, run_model_step
 from workflows.policies import CONFIG_LOCAL_ACTIVITY
 from workflows.qa import check_reply, feedback_lines
+from workflows.registry import WorkflowSpec
 from workflows.review import ReviewGate
 from workflows.review_stage import ReviewStage
 from workflows.rules import evaluate_rules
@@ -44,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.pipeline import PipelineActivities
 
 SUSPICIOUS_CONTENT = "suspicious_content"
+TICKET_ID_PREFIX = "ticket-"
 CLASSIFY_MAX_TOKENS = 200
 DRAFT_MAX_TOKENS = 600
 
@@ -373,3 +375,14 @@ class TriageWorkflow(ReviewStage):
             result=self.result,
             model_wait=self.waits.current,
         )
+
+
+SPEC = WorkflowSpec(
+    name="tickets",
+    workflow=TriageWorkflow,
+    id_prefix=TICKET_ID_PREFIX,
+    summary="support-ticket triage: intake, rules, classify, draft with QA, review",
+    input_help="a .json ticket (or list) or a .jsonl file of tickets",
+    reader="starter.submit:ticket_items",
+    step_models={"classify": "offline-classify", "draft": "offline-draft"},
+)

@@ -193,8 +193,10 @@ class OfflineProvider:
 
     name = "offline"
 
-    def __init__(self, config: OfflineConfig) -> None:
+    def __init__(self, config: OfflineConfig, tasks: dict[str, Any] | None = None) -> None:
         self.config = config
+        # aiflow's own workflows' tasks, and those of the workflows a deployment adds
+        self.tasks = dict(tasks or {})
         self._examples = _load_examples(config.data_dir / "examples.jsonl")
         self._index = _Index([e["text"] for e in self._examples])
         with (config.data_dir / "templates.json").open(encoding="utf-8") as f:
@@ -226,6 +228,8 @@ class OfflineProvider:
             text = json.dumps(self.classify(request.variables), ensure_ascii=False)
         elif request.task == DRAFT_TASK:
             text = json.dumps(self.draft(request.variables), ensure_ascii=False)
+        elif request.task in self.tasks:  # the other workflows' tasks
+            text = json.dumps(self.tasks[request.task](request.variables), ensure_ascii=False)
         else:
             raise BadRequest(f"offline provider: unknown task {request.task!r}")
         if fault == "malformed":
