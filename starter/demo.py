@@ -202,7 +202,7 @@ async def amain(
                     f"started the Temporal dev server ({devserver.ui_url(settings)}); "
                     f"state in {settings.state_dir / 'temporal.db'}"
                 )
-            client = await connect(settings, devserver.address(settings))
+            client = await devserver.connect_when_ready(settings)
     tickets = read_tickets(args.tickets or settings.data_dir / "tickets" / "demo.jsonl")
     stop = asyncio.Event()
     worker = asyncio.create_task(run_workers(settings, client, stop))

@@ -15,7 +15,7 @@ from temporalio.service import RPCError
 
 from settings import Settings
 from starter import devserver
-from worker import configure_logging, connect, run_workers
+from worker import configure_logging, run_workers
 
 
 def parser() -> argparse.ArgumentParser:
@@ -43,7 +43,7 @@ async def _run(settings: Settings) -> None:
         flush=True,
     )
     try:
-        await run_workers(settings, await connect(settings, devserver.address(settings)), stop)
+        await run_workers(settings, await devserver.connect_when_ready(settings), stop)
     finally:
         if server is not None:
             server.terminate()

@@ -6,6 +6,7 @@ are registered at start; the Web UI is served on the UI port.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -107,6 +108,21 @@ def start(settings: Settings, *, detach: bool, wait_seconds: float = 60.0) -> su
             raise DevServerError(f"temporal dev server not up after {wait_seconds:.0f}s")
         time.sleep(0.2)
     return proc
+
+
+async def connect_when_ready(settings: Settings, wait_seconds: float = 30.0):
+    """A client of the embedded dev server once its frontend is healthy: its port opens
+    before it serves ("Frontend is not healthy yet"), longer on a loaded machine."""
+    from worker import connect  # the one client configuration (data converter)
+
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return await connect(settings, address(settings))
+        except RuntimeError as err:
+            if "not healthy" not in str(err) or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
 
 
 def ensure(settings: Settings) -> bool:
