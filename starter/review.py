@@ -9,6 +9,12 @@
     aiflow review reassign T-1001 --reviewer ana@example.com --assignee ben@example.com
     aiflow review serve                       # the review web page
 
+Runs of the other workflows (documents, content, your own) wait in field reviews: a
+person checks the fields in doubt. `list` shows them too; `show`, `approve`, `reject`
+and `edit` take their run id (as `list` prints it):
+    aiflow review show doc-3f2a...
+    aiflow review edit doc-3f2a... --reviewer ana@example.com --set total=1234.50 --set currency=EUR
+
 Decisions go as the `submit_review` update: the run validates them and answers at once
 (exit 3 with its reason when it refuses). `--signal` sends the `review_decision` signal
 instead: accepted even while no worker runs, applied (or logged as invalid) later.
@@ -26,11 +32,13 @@ from temporalio.client import Client
 
 from activities.store import open_store
 from contracts import CATEGORIES, PRIORITIES, ReviewAction, ReviewDecision, ReviewRequest
+from contracts.items import FieldAction, FieldDecision
 from settings import Settings
-from starter import reviews
+from starter import field_reviews, reviews
+from starter.field_reviews import is_field_run
 from starter.tables import ago, side_by_side, table
 from starter.terminal import safe_text
-from worker import configure_logging, connect
+from worker import configure_logging, connect, workflow_specs
 
 
 def parser() -> argparse.ArgumentParser:
@@ -49,10 +57,10 @@ def parser() -> argparse.ArgumentParser:
         help="Temporal visibility + each run's query (default), or the store's reviews table",
     )
     show = sub.add_parser("show", help="a pending review: the input beside the AI proposal")
-    show.add_argument("ticket_id")
+    show.add_argument("ticket_id", help="a ticket id, or a field review's run id")
     for action in ReviewAction:
         a = sub.add_parser(action.value, help=f"{action.value} a pending review")
-        a.add_argument("ticket_id", help="the ticket id (e.g. T-1001)")
+        a.add_argument("ticket_id", help="the ticket id (e.g. T-1001), or a field review's run id")
         a.add_argument("--reviewer", required=True, help="who decides (name or email)")
         a.add_argument("--note", help="a comment, kept with the decision")
         a.add_argument("--reason", required=action == ReviewAction.REJECT, help="a reason code")
@@ -60,6 +68,13 @@ def parser() -> argparse.ArgumentParser:
         a.add_argument("--decision-id", help="idempotency key (default: a new one)")
         a.add_argument("--signal", action="store_true", help="fire and forget (no answer)")
         if action == ReviewAction.EDIT:
+            a.add_argument(
+                "--set",
+                action="append",
+                default=[],
+                metavar="FIELD=VALUE",
+                help="a field review's corrected field (VALUE as JSON, else text); repeatable",
+            )
             a.add_argument("--reply", help="the corrected reply")
             a.add_argument("--category", choices=CATEGORIES, help="the corrected category")
             a.add_argument("--priority", choices=PRIORITIES, help="the corrected priority")
@@ -154,12 +169,19 @@ async def amain(
         configure_logging(settings)
         await serve(settings, client, host=args.host, port=args.port)
         return 0
+    specs = workflow_specs(settings)
     if args.command == "list":
+        now = datetime.now(UTC)
         queue = await reviews.pending(client, settings.orchestration_queue)
-        print(queue_table(queue.reviews, datetime.now(UTC)))
-        if queue.silent:
-            print(f"{queue.silent} more run(s) did not answer: is a worker running?")
+        fields, silent = await field_reviews.pending(client, specs, settings.orchestration_queue)
+        print(queue_table(queue.reviews, now))
+        if fields:
+            print("\n" + field_reviews.queue_table(fields, now))
+        if queue.silent + silent:
+            print(f"{queue.silent + silent} more run(s) did not answer: is a worker running?")
         return 0
+    if is_field_run(args.ticket_id, specs):
+        return await field_command(client, args)
     try:
         if args.command == "show":
             print(review_card(await reviews.get(client, args.ticket_id)))
@@ -185,6 +207,46 @@ async def amain(
         f"review {receipt.review_id} "
         f"now v{receipt.version}, decision {receipt.decision_id}"
     )
+    return 0
+
+
+FIELD_ACTIONS = {
+    "approve": FieldAction.APPROVE,
+    "reject": FieldAction.REJECT,
+    "edit": FieldAction.CORRECT,
+}
+
+
+async def field_command(client: Client, args: argparse.Namespace) -> int:
+    """show / approve / reject / edit of a field review (any workflow but tickets)."""
+    run_id = args.ticket_id
+    try:
+        if args.command == "show":
+            print(field_reviews.card(run_id, await field_reviews.get(client, run_id)))
+            return 0
+        if args.command not in FIELD_ACTIONS:
+            print(
+                f"aiflow review: a field review takes {', '.join(FIELD_ACTIONS)}", file=sys.stderr
+            )
+            return 2
+        decision = FieldDecision(
+            action=FIELD_ACTIONS[args.command],
+            reviewer=args.reviewer,
+            corrections=field_reviews.parse_corrections(getattr(args, "set", [])),
+            note=args.note,
+        )
+        await field_reviews.decide(client, run_id, decision)
+    except (ValueError, ValidationError) as err:
+        message = err.errors()[0]["msg"] if isinstance(err, ValidationError) else str(err)
+        print(f"aiflow review: invalid decision: {message}", file=sys.stderr)
+        return 2
+    except (reviews.NoSuchReview, reviews.NoWorker) as err:
+        print(f"aiflow review: {err}", file=sys.stderr)
+        return 1
+    except reviews.ReviewRefused as err:
+        print(f"aiflow review: refused: {err}", file=sys.stderr)
+        return 3
+    print(f"{decision.action.value} applied: run {safe_text(run_id)}")
     return 0
 
 

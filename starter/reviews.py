@@ -34,7 +34,9 @@ from contracts import (
 from starter.submit import ticket_handle
 from workflows.triage import TriageWorkflow
 
-PENDING_QUERY = "AiflowNeedsReview = true AND ExecutionStatus = 'Running'"
+PENDING_QUERY = (  # ticket reviews; other workflows' are field reviews (field_reviews.py)
+    "AiflowNeedsReview = true AND ExecutionStatus = 'Running' AND WorkflowType = 'TicketTriage'"
+)
 QUERY_CONCURRENCY = 20
 
 

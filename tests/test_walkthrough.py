@@ -14,6 +14,7 @@ from temporalio.client import WorkflowUpdateFailedError
 
 from activities.store import Store
 from contracts.items import FieldAction, FieldDecision
+from starter import review as review_cmd
 from starter import run as run_cmd
 from starter import workflows_cmd
 from tests.conftest import ROOT, running_worker
@@ -156,3 +157,50 @@ def test_the_readme_shows_the_example_as_it_is():
     )
     source = (ROOT / "examples" / "product_reviews" / "workflow.py").read_text()
     assert blocks == [source]
+
+
+async def test_aiflow_review_lists_shows_and_decides_a_field_review(env, settings, capsys):
+    settings = settings.model_copy(update={"workflow_modules": [EXAMPLE]})
+    mismatch = MISMATCH | {"review_id": f"R-{settings.orchestration_queue[-8:]}"}
+    run_id = f"review-{mismatch['review_id']}"
+    path = reviews_file(settings.state_dir.parent, mismatch)
+
+    async def review(*argv: str) -> tuple[int, list[str], str]:
+        capsys.readouterr()
+        code = await review_cmd.amain(list(argv), client=env.client, settings=settings)
+        captured = capsys.readouterr()
+        return code, captured.out.splitlines(), captured.err
+
+    async with running_worker(env.client, settings):
+        assert (await aiflow_run(env, settings, capsys, path))[0] == 0
+        await pending_review(env.client.get_workflow_handle(run_id))
+        for _ in range(100):  # visibility lists a run a moment after its upsert
+            code, out, err = await review("list")
+            if any(line.startswith(run_id) for line in out):
+                break
+            await asyncio.sleep(0.1)
+        assert (code, err) == (0, "")
+        row = next(re.split(r"  +", line) for line in out if line.startswith(run_id))
+        assert (row[0], row[1], row[4]) == (
+            run_id,
+            "reviews",
+            "sentiment: 5 stars but labelled negative",
+        )
+        assert out[-1] == "1 field review(s) pending"
+        code, card, _ = await review("show", run_id)
+        assert code == 0
+        assert card[1].endswith("1 of 2 fields in doubt")
+        assert "? sentiment: negative" in "\n".join(card)
+        left = " ".join(line.split(" | ")[0].strip() for line in card[3:])
+        assert "Terrible. The zip is broken after a week and the seams leak." in left
+        refused = await review("edit", run_id, "--reviewer", "ana", "--set", "stars=1")
+        assert refused == (
+            3,
+            [],
+            "aiflow review: refused: unknown fields ['stars']: "
+            "the review has ['sentiment', 'topics']\n",
+        )
+        done = await review("edit", run_id, "--reviewer", "ana", "--set", 'topics=["seams"]')
+        assert done == (0, [f"correct applied: run {run_id}"], "")
+        result = await env.client.get_workflow_handle(run_id).result()
+    assert (result["outcome"], result["topics"]) == ("corrected", ["seams"])

@@ -25,6 +25,7 @@ from contracts.items import (
     FieldReviewOutcome,
     FieldReviewRequest,
 )
+from workflows.steps import publish
 
 
 def field_refusal(req: FieldReviewRequest | None, d: FieldDecision) -> str | None:
@@ -90,12 +91,15 @@ class FieldReviewGate:
             due_at=now + timedelta(seconds=sla_seconds),
         )
         self.decision = None
+        publish("review", needs_review=True)  # the review tools list it (AiflowNeedsReview)
         try:
             await workflow.wait_condition(
                 lambda: self.decision is not None, timeout=timedelta(seconds=sla_seconds)
             )
         except TimeoutError:
             return FieldReviewOutcome(review_id=review_id, fields=fields, expired=True)
+        finally:
+            publish("decided", needs_review=False)
         d = self.decision
         assert d is not None
         final = dict(fields)

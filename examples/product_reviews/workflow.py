@@ -67,7 +67,6 @@ class ProductReviewWorkflow(FieldReviewHandlers):
         outcome = "labelled"
         deltas = []
         if doubts:  # 3 a durable pause: a person checks the fields in doubt, with an SLA
-            publish("review", needs_review=True)
             started = workflow.now()
             end = await self.fields.review(
                 review.review_id, fields, doubts, cfg.review_sla_seconds, {"text": review.text}
