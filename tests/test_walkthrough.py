@@ -16,6 +16,7 @@ from activities.store import Store
 from contracts.items import FieldAction, FieldDecision
 from starter import review as review_cmd
 from starter import run as run_cmd
+from starter import status as status_cmd
 from starter import workflows_cmd
 from tests.conftest import ROOT, running_worker
 
@@ -204,3 +205,27 @@ async def test_aiflow_review_lists_shows_and_decides_a_field_review(env, setting
         assert done == (0, [f"correct applied: run {run_id}"], "")
         result = await env.client.get_workflow_handle(run_id).result()
     assert (result["outcome"], result["topics"]) == ("corrected", ["seams"])
+
+
+async def test_aiflow_status_shows_any_workflows_run(env, settings, capsys):
+    settings = settings.model_copy(update={"workflow_modules": [EXAMPLE]})
+    mismatch = MISMATCH | {"review_id": f"S-{settings.orchestration_queue[-8:]}"}
+    run_id = f"review-{mismatch['review_id']}"
+    path = reviews_file(settings.state_dir.parent, mismatch)
+    async with running_worker(env.client, settings):
+        assert (await aiflow_run(env, settings, capsys, path))[0] == 0
+        await pending_review(env.client.get_workflow_handle(run_id))
+        capsys.readouterr()
+        assert await status_cmd.amain([run_id], client=env.client, settings=settings) == 0
+        live = json.loads(capsys.readouterr().out)
+        assert (live["workflow_id"], live["field_review"]["in_doubt"]) == (
+            run_id,
+            {"sentiment": "5 stars but labelled negative"},
+        )
+        approve = FieldDecision(action=FieldAction.APPROVE, reviewer="ana")
+        await env.client.get_workflow_handle(run_id).execute_update("review_fields", approve)
+        await env.client.get_workflow_handle(run_id).result()
+        capsys.readouterr()
+        assert await status_cmd.amain([run_id], client=env.client, settings=settings) == 0
+    final = json.loads(capsys.readouterr().out)
+    assert (final["outcome"], final["route"], final["deltas"]) == ("approved", "care", [])
