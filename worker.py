@@ -39,6 +39,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities import logs
 from activities.breaker import BreakerPolicy, CircuitBreakers
 from activities.catalog import Catalog
+from activities.documents import DocumentActivities
 from activities.drift import DriftActivities
 from activities.gateway import ModelGateway
 from activities.pipeline import PipelineActivities, RunPolicy
@@ -201,6 +202,7 @@ def run_policy(settings: Settings, catalog: Catalog, prompts: PromptLibrary) -> 
         catalog=catalog,
         prompts=prompts,
         step_models=step_models(settings),
+        default_steps=frozenset(default_steps(settings)),
         provider_queues={p: settings.provider_queue(p) for p in settings.enabled_providers},
         prompt_versions=settings.prompt_versions,
         run_budget_usd=settings.run_budget_usd,
@@ -237,6 +239,12 @@ def step_models(settings: Settings) -> dict[str, str]:
         "draft": settings.draft_model,
         **settings.step_models,
     }
+
+
+def default_steps(settings: Settings) -> set[str]:
+    """The steps left on their workflow's default alias (no setting names them)."""
+    named = {"classify", "draft", *settings.step_models}
+    return set(registry.default_step_models(workflow_specs(settings))) - named
 
 
 def degradation_for(settings: Settings) -> dict[str, DegradationPolicy]:
@@ -301,6 +309,7 @@ def build_workers(
             breakers,
             Webhook(webhook.get_secret_value()) if webhook else None,
         )
+        documents = DocumentActivities(store)
         workers.append(
             Worker(
                 client,
@@ -312,6 +321,7 @@ def build_workers(
                     pipeline.persist_item,
                     pipeline.breaker_acquire,
                     pipeline.notify,
+                    documents.ingest_document,
                     drift.record_features,
                     drift.snapshot,
                     drift.alert,

@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import structlog
 from temporalio import activity
 
 from activities.breaker import CircuitBreakers
@@ -31,6 +32,8 @@ from contracts import (
 )
 from contracts.items import ItemRecord
 from workflows.rules import check_rules
+
+log = structlog.get_logger("aiflow.pipeline")
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,9 @@ class RunPolicy:
     review_safe_default: str = "escalate"
     latency_budgets_ms: dict[str, float] = field(default_factory=dict)
     degradation: dict[str, DegradationPolicy] = field(default_factory=dict)
+    # steps on a workflow's default alias (not set by the operator): a catalogue without
+    # that alias leaves the step unresolved (a warning) instead of stopping the worker
+    default_steps: frozenset[str] = frozenset()
 
 
 def model_chain(policy: RunPolicy, alias: str) -> list[ModelTarget]:
@@ -118,7 +124,12 @@ class PipelineActivities:
         # running worker) leaves new runs on the last good rule set instead of failing them.
         self.last_good_rules = load_rules(policy.rules_path)
         # Chains and prompt pins are checked at start too, so a bad alias or pin fails here.
-        self.models = {step: model_chain(policy, a) for step, a in policy.step_models.items()}
+        self.models = {}
+        for step, alias in policy.step_models.items():
+            if step in policy.default_steps and alias not in policy.catalog.aliases:
+                log.warning("model_step.unresolved", step=step, alias=alias)
+                continue
+            self.models[step] = model_chain(policy, alias)
         self.prompt_refs = pinned_prompts(policy)
 
     @activity.defn(name="resolve_run_config")

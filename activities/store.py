@@ -7,6 +7,7 @@ never duplicates a row. SQLite by default, PostgreSQL through `DATABASE_URL`.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import time
 from collections.abc import Iterator
@@ -257,6 +258,16 @@ class Store:
             session.commit()
         return ref
 
+    def put_bytes(self, data: bytes) -> str:
+        """Store a binary original (base64 in the blobs table); its own ref namespace."""
+        ref = "b64:sha256:" + hashlib.sha256(data).hexdigest()
+        content = base64.b64encode(data).decode("ascii")
+        with Session(self.engine) as session:
+            stmt = self._insert(BlobRow).values(ref=ref, chars=len(data), content=content)
+            session.exec(stmt.on_conflict_do_nothing(index_elements=["ref"]))
+            session.commit()
+        return ref
+
     def put_response(
         self, workflow_id: str, step: str, request_hash: str, response: ModelResponse
     ) -> None:
@@ -325,6 +336,10 @@ class Store:
         with Session(self.engine) as session:
             row = session.get(BlobRow, ref)
             return row.content if row else None
+
+    def get_bytes(self, ref: str) -> bytes | None:
+        content = self.get_blob(ref) if ref.startswith("b64:") else None
+        return base64.b64decode(content) if content is not None else None
 
     def get_run(self, workflow_id: str) -> RunRow | None:
         with Session(self.engine) as session:

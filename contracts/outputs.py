@@ -1,6 +1,6 @@
-"""The structured outputs aiflow's own prompts name (`output_schema` in data/prompts/*.toml),
-by name: the gateway validates model output against these (and those the registered
-workflows' specs declare), once."""
+"""The structured outputs triage's prompts name (`output_schema` in data/prompts/*.toml),
+by name; every other workflow's come from its spec (`WorkflowSpec.output_schemas`). The
+gateway validates model output against these, once."""
 
 from __future__ import annotations
 

@@ -22,9 +22,10 @@ from activities.store import Store
 from contracts import RunState, TriageResult
 from settings import Settings
 from starter import devserver
+from starter.demo_items import run_demo
 from starter.submit import Submitted, read_tickets, submit, wait_settled
 from starter.terminal import safe_text
-from worker import configure_logging, configured_address, connect, run_workers
+from worker import configure_logging, configured_address, connect, run_workers, workflow_specs
 
 HEADER = (
     f"{'ticket':<10} {'outcome':<16} {'route':<19} {'category':<10} {'conf':>5} "
@@ -182,7 +183,12 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="JSONL file of tickets (default: data/tickets/demo.jsonl)",
     )
-    p.add_argument("--concurrency", type=int, default=16, help="tickets in flight (default 16)")
+    p.add_argument("--concurrency", type=int, default=16, help="items in flight (default 16)")
+    p.add_argument(
+        "--workflow",
+        default="tickets",
+        help="the workflow whose demo items run (aiflow workflows lists them; default tickets)",
+    )
     return p
 
 
@@ -203,11 +209,18 @@ async def amain(
                     f"state in {settings.state_dir / 'temporal.db'}"
                 )
             client = await devserver.connect_when_ready(settings)
-    tickets = read_tickets(args.tickets or settings.data_dir / "tickets" / "demo.jsonl")
     stop = asyncio.Event()
+    if args.workflow != "tickets":
+        spec = next((s for s in workflow_specs(settings) if s.name == args.workflow), None)
+        if spec is None:
+            raise RuntimeError(f"unknown workflow {args.workflow!r}: see aiflow workflows")
+        job = run_demo(client, settings, spec, args.concurrency)
+    else:
+        tickets = read_tickets(args.tickets or settings.data_dir / "tickets" / "demo.jsonl")
+        job = run_batch(client, settings, tickets, args.concurrency)
     worker = asyncio.create_task(run_workers(settings, client, stop))
     t0 = time.perf_counter()
-    batch = asyncio.create_task(run_batch(client, settings, tickets, args.concurrency))
+    batch = asyncio.create_task(job)
     try:
         # A worker that dies (e.g. search attributes missing) must end the demo, not hang it.
         await asyncio.wait({batch, worker}, return_when=asyncio.FIRST_COMPLETED)
@@ -220,6 +233,10 @@ async def amain(
     finally:
         stop.set()
         await worker
+    if args.workflow != "tickets":
+        print(rows)
+        print(f"Web UI: {devserver.ui_url(settings)}; reviews: aiflow review list")
+        return 0
     print(report(rows, wall))
     print(where_to_look(settings, rows, cluster))
     return 0

@@ -94,8 +94,9 @@ async def settled(handle: WorkflowHandle, poll: float = 0.5) -> str:
         while True:
             done, _ = await asyncio.wait({result}, timeout=poll)
             if done:
-                value = result.result()
-                return str(value.get("outcome")) if isinstance(value, dict) else str(value)
+                value = result.result()  # a result model, or a dict from an untyped handle
+                found = value.get("outcome") if isinstance(value, dict) else value.outcome
+                return str(getattr(found, "value", found))
             pending = await handle.query(REVIEW_QUERY)
             if pending:
                 return "awaiting review: " + ",".join(sorted(pending.get("in_doubt", {})))

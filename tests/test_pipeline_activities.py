@@ -60,6 +60,30 @@ def test_bad_edit_on_a_running_worker_keeps_last_good_rules(tmp_path):
     assert [(t.alias, t.provider, t.model, t.queue) for t in after.models["classify"]] == [
         ("offline-classify", "offline", "offline-knn-v1", "m-offline")
     ]
-    assert sorted(after.prompts) == ["triage.classify", "triage.draft"]
+    files = (Settings(_env_file=None).data_dir / "prompts").glob("*.toml")
+    assert sorted(after.prompts) == sorted({f.name.rsplit(".", 2)[0] for f in files})
+    assert {"triage.classify", "triage.draft"} <= set(after.prompts)
     assert after.prompts["triage.draft"].version == "v1"
     store.close()
+
+
+def test_a_catalogue_without_a_default_alias_leaves_that_step_unresolved(tmp_path):
+    """An operator's own catalogue from before a workflow existed: the worker still starts
+    (that workflow's step is unresolved), but an alias the operator named must exist."""
+    mine = tmp_path / "models.toml"
+    shipped = Settings(_env_file=None).catalog_path.read_text()
+    mine.write_text(shipped.replace('offline-extract = ["offline-extract-v1"]\n', ""))
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    breakers = CircuitBreakers(store.engine, BreakerPolicy())
+
+    def activities(**overrides) -> PipelineActivities:
+        settings = Settings(_env_file=None, model_queue="m", catalog_file=mine, **overrides)
+        prompts = PromptLibrary(settings.data_dir / "prompts")
+        return PipelineActivities(
+            store, run_policy(settings, Catalog.load(mine), prompts), breakers
+        )
+
+    assert "extract" not in activities().models
+    assert [t.model for t in activities().models["classify"]] == ["offline-knn-v1"]
+    with pytest.raises(KeyError, match="unknown model alias 'offline-extract'"):
+        activities(step_models={"extract": "offline-extract"})

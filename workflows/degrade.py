@@ -98,7 +98,7 @@ class ModelWaits:
         self,
         policy: DegradationPolicy,
         step: str,
-        stage: Stage | None,
+        stage: str | None,
         since: datetime,
         rounds: int,
         classes: set[str],
@@ -151,7 +151,7 @@ class ModelWaits:
             pass
         return not self.released
 
-    def done(self, stage: Stage | None, recovered: bool) -> None:
+    def done(self, stage: str | None, recovered: bool) -> None:
         """The step stopped waiting: its models answered, or it gives up."""
         if self.current is None:
             return
@@ -159,3 +159,20 @@ class ModelWaits:
         self.current = None
         if stage is not None:
             publish(stage)
+
+
+class ModelWaitHandlers:
+    """Mix into a workflow class that sets `self.waits = ModelWaits()`: the operators'
+    signals every workflow with model steps answers (aiflow parked uses them)."""
+
+    waits: ModelWaits
+
+    @workflow.signal(name="retry_models")
+    def retry_models(self) -> None:
+        """An operator fixed or restored a model: a waiting step tries its chain now."""
+        self.waits.nudges += 1
+
+    @workflow.signal(name="release_to_review")
+    def release_to_review(self) -> None:
+        """An operator gives up waiting for the models: a person takes the item."""
+        self.waits.released = True

@@ -14,6 +14,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 
 from contracts.items import (
@@ -48,7 +49,11 @@ def field_refusal(req: FieldReviewRequest | None, d: FieldDecision) -> str | Non
 
 
 class FieldReviewGate:
-    def __init__(self) -> None:
+    """`schema`: a model the fields with the corrections applied must still validate
+    against (e.g. a date stays a date), so a bad value is refused before it is in history."""
+
+    def __init__(self, schema: type[BaseModel] | None = None) -> None:
+        self.schema = schema
         self.request: FieldReviewRequest | None = None
         self.decision: FieldDecision | None = None
         self.changes = 0
@@ -62,7 +67,16 @@ class FieldReviewGate:
             return "this review is already decided"
         if self.changes >= MAX_FIELD_CHANGES:
             return f"this review has had {MAX_FIELD_CHANGES} decisions"
-        return field_refusal(self.request, d)
+        problem = field_refusal(self.request, d)
+        if problem or self.schema is None or d.action != FieldAction.CORRECT:
+            return problem
+        assert self.request is not None
+        try:
+            self.schema.model_validate({**self.request.fields, **d.corrections})
+        except ValidationError as err:
+            first = err.errors()[0]
+            return f"invalid {'.'.join(map(str, first['loc']))}: {first['msg']}"
+        return None
 
     def apply(self, d: FieldDecision) -> FieldReviewRequest:
         self.changes += 1
@@ -97,9 +111,9 @@ class FieldReviewGate:
                 lambda: self.decision is not None, timeout=timedelta(seconds=sla_seconds)
             )
         except TimeoutError:
+            publish("expired", needs_review=False)
             return FieldReviewOutcome(review_id=review_id, fields=fields, expired=True)
-        finally:
-            publish("decided", needs_review=False)
+        publish("decided", needs_review=False)  # (not in `finally`: an evicted run may not)
         d = self.decision
         assert d is not None
         final = dict(fields)

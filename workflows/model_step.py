@@ -22,7 +22,6 @@ from contracts import (
     ModelStepResult,
     ModelTarget,
     PromptRef,
-    Stage,
     StepKind,
 )
 from workflows import metrics
@@ -198,7 +197,7 @@ async def run_model_step(
     step_cap_usd: float | None = None,
     degradation: DegradationPolicy | None = None,
     waits: ModelWaits | None = None,
-    stage: Stage | None = None,
+    stage: str | None = None,
 ) -> tuple[S, ModelCall]:
     """One structured model step: walk the fallback chain through the gateway activity,
     skipping models whose breaker is open or that do not fit the run's budget; record every
@@ -266,7 +265,7 @@ def _end_wait(
     recorder: StepRecorder,
     waits: ModelWaits,
     step: str,
-    stage: Stage | None,
+    stage: str | None,
     started: datetime,
     rounds: int,
     outcome: str,

@@ -16,7 +16,7 @@ from typing import Any
 
 from temporalio import workflow
 
-MODULES = ("workflows.triage",)
+MODULES = ("workflows.triage", "workflows.extraction")
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,8 @@ class WorkflowSpec:
     # deterministic answers for its prompts' tasks (activity-side code, loaded by the worker)
     offline_tasks: str | None = None
     prompts_dir: Path | None = None  # its prompt files, when not in data/prompts
+    # "module:function(state_dir) -> [paths]": the items `aiflow demo --workflow NAME` runs
+    demo_input: str | None = None
 
     @property
     def type_name(self) -> str:

@@ -174,6 +174,22 @@ async def persist(
     )
 
 
+def item_record(item_key: str, stage: str, recorder: StepRecorder, **fields: Any) -> ItemRecord:
+    """This run's record for the store: its ids, type, totals and steps, plus `fields`."""
+    info = workflow.info()
+    return ItemRecord(
+        workflow_id=info.workflow_id,
+        run_id=info.run_id,
+        workflow_type=info.workflow_type,
+        item_key=item_key,
+        stage=stage,
+        cost_usd=recorder.cost_usd,
+        model_calls=recorder.model_calls,
+        steps=list(recorder.records),
+        **fields,
+    )
+
+
 async def persist_item(record: ItemRecord) -> None:
     """Persist a run of any workflow (its record and steps), as a local activity."""
     await workflow.execute_local_activity_method(

@@ -28,7 +28,7 @@ from contracts import (
     TriageResult,
 )
 from workflows import metrics
-from workflows.degrade import ModelWaits
+from workflows.degrade import ModelWaitHandlers, ModelWaits
 from workflows.drift import record_run_features
 from workflows.guard import content_flags
 from workflows.intake import validate_ticket
@@ -51,7 +51,7 @@ DRAFT_MAX_TOKENS = 600
 
 
 @workflow.defn(name="TicketTriage", failure_exception_types=[Exception])
-class TriageWorkflow(ReviewStage):
+class TriageWorkflow(ReviewStage, ModelWaitHandlers):
     def __init__(self) -> None:
         self.rec = StepRecorder()
         self.review = ReviewGate()
@@ -339,16 +339,6 @@ class TriageWorkflow(ReviewStage):
         self.stage = stage
 
     # --- handlers --------------------------------------------------------------------
-
-    @workflow.signal(name="retry_models")
-    def retry_models(self) -> None:
-        """An operator fixed or restored a model: a waiting step tries its chain now."""
-        self.waits.nudges += 1
-
-    @workflow.signal(name="release_to_review")
-    def release_to_review(self) -> None:
-        """An operator gives up waiting for the models: a person takes the ticket."""
-        self.waits.released = True
 
     @workflow.query(name="status")
     def status(self) -> RunState:

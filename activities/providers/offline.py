@@ -195,7 +195,7 @@ class OfflineProvider:
 
     def __init__(self, config: OfflineConfig, tasks: dict[str, Any] | None = None) -> None:
         self.config = config
-        # aiflow's own workflows' tasks, and those of the workflows a deployment adds
+        # the other workflows' tasks, from their specs (`WorkflowSpec.offline_tasks`)
         self.tasks = dict(tasks or {})
         self._examples = _load_examples(config.data_dir / "examples.jsonl")
         self._index = _Index([e["text"] for e in self._examples])

@@ -9,25 +9,25 @@ from pathlib import Path
 from temporalio import workflow
 
 from contracts import ConfigInput, StepKind
-from contracts.items import FieldAction, ItemRecord
+from contracts.items import FieldAction
 from examples.product_reviews.contracts import ReviewInput, ReviewResult, Sentiment
-from workflows.degrade import ModelWaits
+from workflows.degrade import ModelWaitHandlers, ModelWaits
 from workflows.field_review import FieldReviewGate, FieldReviewHandlers
 from workflows.model_step import ModelStepFailed, RunBudget, run_model_step
 from workflows.policies import CONFIG_LOCAL_ACTIVITY
 from workflows.registry import WorkflowSpec
-from workflows.steps import StepRecorder, persist_item, publish
+from workflows.steps import StepRecorder, item_record, persist_item, publish
 
 with workflow.unsafe.imports_passed_through():
     from activities.pipeline import PipelineActivities
 
 
 @workflow.defn(name="ProductReviews")
-class ProductReviewWorkflow(FieldReviewHandlers):
+class ProductReviewWorkflow(FieldReviewHandlers, ModelWaitHandlers):
     def __init__(self) -> None:
         self.rec = StepRecorder()
         self.fields = FieldReviewGate()  # the review_fields update, signal and query
-        self.waits = ModelWaits()
+        self.waits = ModelWaits()  # durable waits through outages, and their signals
 
     @workflow.run
     async def run(self, inp: ReviewInput) -> ReviewResult:
@@ -91,22 +91,16 @@ class ProductReviewWorkflow(FieldReviewHandlers):
             cost_usd=self.rec.cost_usd,
             steps=self.rec.records,
         )
-        info = workflow.info()
         await persist_item(
-            ItemRecord(
-                workflow_id=info.workflow_id,
-                run_id=info.run_id,
-                workflow_type="ProductReviews",
-                item_key=review.review_id,
-                stage="done",
+            item_record(
+                review.review_id,
+                "done",
+                self.rec,
                 outcome=outcome,
                 route=route,
                 category=fields["sentiment"],
                 confidence=label.confidence,
-                cost_usd=self.rec.cost_usd,
-                model_calls=self.rec.model_calls,
                 result=result.model_dump(mode="json", exclude={"steps"}),
-                steps=self.rec.records,
             )
         )
         publish("done", outcome=outcome, route=route, needs_review=False)
