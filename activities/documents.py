@@ -17,7 +17,7 @@ import unicodedata
 from html.parser import HTMLParser
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.providers.offline import detect_language
 from activities.store import Store
@@ -166,7 +166,13 @@ class DocumentActivities:
         try:
             text, pages, parts = extract_text(data, doc.media_type)
         except MalformedDocument as err:
-            raise ApplicationError(str(err), type=MALFORMED, non_retryable=True) from err
+            # BENIGN: a user's bad file is an outcome (rejected), not a bug: no traceback
+            raise ApplicationError(
+                str(err),
+                type=MALFORMED,
+                non_retryable=True,
+                category=ApplicationErrorCategory.BENIGN,
+            ) from err
         truncated = len(text) > MAX_TEXT_CHARS or pages > MAX_PAGES
         text = text[:MAX_TEXT_CHARS]
         ref = self.store.put_blob(text)

@@ -45,7 +45,8 @@ async def run_demo(
         async with gate:
             note, handle, _ = await start_item(client, settings, spec, item, rerun=False)
             end = await settled(handle, poll=0.2)
-        return item.where, end, "" if note == "started" else "already processed: " + note
+        label = item.key if item.where.startswith(("line ", "item ")) else item.where
+        return label, end, "" if note == "started" else "already processed: " + note
 
     try:
         rows = await asyncio.gather(*(one(i) for i in items))

@@ -16,6 +16,7 @@ from activities.providers.base import ModelRequest, ModelResponse
 from activities.store import Store
 from contracts import ModelStepInput, ModelTarget, PromptRef, Usage
 from settings import ROOT
+from workflows.registry import output_schemas, specs
 
 GOOD = (
     '{"category": "billing", "priority": "high", "confidence": 0.9, "language": "en", '
@@ -58,8 +59,12 @@ def make(tmp_path):
     prompts = PromptLibrary(ROOT / "data" / "prompts")
     catalog = Catalog.load(ROOT / "data" / "models.toml")
 
+    schemas = output_schemas(specs())  # every registered workflow's, as the worker passes
+
     def build(provider: Scripted, **options) -> ModelGateway:
-        return ModelGateway({"offline": provider}, catalog, prompts, store, breakers, **options)
+        return ModelGateway(
+            {"offline": provider}, catalog, prompts, store, breakers, schemas=schemas, **options
+        )
 
     yield build
     store.close()

@@ -16,7 +16,7 @@ from typing import Any
 
 from temporalio import workflow
 
-MODULES = ("workflows.triage", "workflows.extraction")
+MODULES = ("workflows.triage", "workflows.extraction", "workflows.generation")
 
 
 @dataclass(frozen=True)

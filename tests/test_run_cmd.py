@@ -1,0 +1,52 @@
+"""`aiflow run WORKFLOW FILE…`: any registered workflow's items from files, one line each,
+idempotent by business key, with the exit codes of `aiflow submit`."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+import pytest
+
+from bench.doc_corpus import invoice, lines_of, pdf_bytes
+from starter import run as run_cmd
+
+pytestmark = pytest.mark.usefixtures("quiet_logs")
+
+
+async def aiflow_run(env, settings, capsys, *argv: str) -> tuple[int, list[str], str]:
+    capsys.readouterr()
+    code = await run_cmd.amain(list(argv), client=env.client, settings=settings)
+    captured = capsys.readouterr()
+    return code, captured.out.splitlines(), captured.err
+
+
+async def test_documents_from_a_folder_wait_and_rerun(env, settings, capsys):
+    from tests.conftest import running_worker
+
+    folder = settings.state_dir.parent / "docs"
+    folder.mkdir()
+    good = pdf_bytes(lines_of(invoice(random.Random(settings.orchestration_queue), 1), "pdf"))
+    (folder / "a.pdf").write_bytes(good)
+    (folder / "b-copy.pdf").write_bytes(good)
+    (folder / "c-broken.pdf").write_bytes(good[:200])
+    (folder / "notes.docx").write_bytes(b"not a document type we read")
+    key, broken = hashlib.sha256(good).hexdigest()[:32], hashlib.sha256(good[:200]).hexdigest()[:32]
+    async with running_worker(env.client, settings):
+        code, out, err = await aiflow_run(env, settings, capsys, "documents", str(folder), "--wait")
+        again = await aiflow_run(env, settings, capsys, "documents", str(folder / "a.pdf"))
+    assert (code, err) == (1, "")  # b-copy.pdf was not started
+    assert out == [
+        f"a.pdf\t{key}\tstarted\tdoc-{key}\textracted",
+        "b-copy.pdf\t-\tnot started\tduplicate of a.pdf (same content)",
+        f"c-broken.pdf\t{broken}\tstarted\tdoc-{broken}\trejected",
+    ]
+    assert again == (0, [f"a.pdf\t{key}\talready submitted (finished: extracted)\tdoc-{key}"], "")
+
+
+async def test_an_unknown_workflow_is_one_line(env, settings, capsys):
+    assert await aiflow_run(env, settings, capsys, "nope", "x") == (
+        2,
+        [],
+        "aiflow run: unknown workflow 'nope' (known: tickets, documents, content)\n",
+    )
