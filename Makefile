@@ -26,6 +26,17 @@ test: install
 bench: install
 	$(PY) -m bench.model_throughput --calls 10000 --concurrency 500 --latency-ms 1000 --batch 50 $(BENCH_ARGS)
 
+## the other reference workflows' demos and benchmarks (embedded stack, offline model)
+demo-documents: install
+	$(VENV)/bin/aiflow demo --workflow documents
+
+demo-content: install
+	$(VENV)/bin/aiflow demo --workflow content
+
+bench-workflows: install
+	$(PY) -m bench.extraction
+	$(PY) -m bench.generation
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

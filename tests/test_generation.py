@@ -13,7 +13,6 @@ from activities.errors import BadRequest
 from activities.providers.offline_generation import TASKS, _slip
 from activities.store import Store
 from contracts.generation import Brief, ContentFinding, GeneratedContent, JudgeVerdict
-from contracts.outputs import OUTPUT_SCHEMAS
 from starter.content import brief_items
 from tests.conftest import ROOT, make_settings
 from workflows.generation import brief_variables
@@ -24,6 +23,7 @@ from workflows.generation_checks import (
     prompt_from_brief,
     template_content,
 )
+from workflows.registry import output_schemas, specs
 
 BRIEF = Brief(
     brief_id="B-1",
@@ -115,8 +115,9 @@ def test_brief_caps_name_the_field():
 
 
 def test_output_schemas_are_registered_for_the_gateway():
+    schemas = output_schemas(specs())  # every registered workflow's, as the worker passes
     for name in ("GenerationPrompt", "GeneratedContent", "JudgeVerdict"):
-        assert OUTPUT_SCHEMAS[name].__name__ == name
+        assert schemas[name].__name__ == name
 
 
 # --- the offline provider's tasks -----------------------------------------------------
