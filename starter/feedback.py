@@ -3,11 +3,14 @@
     aiflow feedback export --out DIR [--since 2025-01-01T00:00] [--prompt-version ID@V ...]
     aiflow feedback stats [--since ...] [--prompt-version ...]
 
-export writes DIR/finetune.jsonl (chat fine-tuning format: each approved or edited
-decision as a classify and a draft example, rendered with the prompt version the run
-used and the reviewer's final answer), DIR/eval.jsonl (one line per decision: the ticket
-and the expected answer; rejects carry expected null) and DIR/summary.json. Both
-commands print the override rates per prompt version and per proposed category.
+export writes DIR/field_corrections.jsonl (every other workflow's field reviews: one
+line per corrected field, the AI's value beside the reviewer's), DIR/finetune.jsonl
+(chat fine-tuning format: each approved or edited decision as a classify and a draft
+example, rendered with the prompt version the run used and the reviewer's final
+answer), DIR/eval.jsonl (one line per decision: the ticket and the expected answer;
+rejects carry expected null) and DIR/summary.json. Both commands print the override
+rates per prompt version and per proposed category, and the field corrections per
+workflow and field.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from activities.review_store import CorrectionRow, ReviewRow
 from activities.store import StepRow, Store, open_store
 from contracts import PromptRef, ReviewRequest
 from settings import Settings
+from starter.field_feedback import field_corrections, field_summary
 from worker import prompt_library
 
 NO_CATEGORY = "(none)"  # the group of decisions whose run proposed no category
@@ -290,15 +294,21 @@ def main(
     settings = settings or Settings()
     with open_store(settings.store_url) as store:
         decisions = load(store, args.since, args.prompt_versions)
+        fields = field_corrections(store, args.since)
     if args.command == "export":
         summary = export(decisions, prompt_library(settings), args.out)
+        write_jsonl(args.out / "field_corrections.jsonl", fields)
     else:
         summary = summarize(decisions)
     print(table(summary))
+    for workflow_type, counts in field_summary(fields).items():
+        shown = ", ".join(f"{field} {n}" for field, n in counts.items())
+        print(f"field corrections {workflow_type}: {shown}")
     if args.command == "export":
         print(
             f"wrote {args.out}: finetune.jsonl ({summary['finetune_examples']} examples),"
-            f" eval.jsonl ({summary['eval_cases']} cases), summary.json"
+            f" eval.jsonl ({summary['eval_cases']} cases), summary.json,"
+            f" field_corrections.jsonl ({len(fields)} corrected fields)"
         )
         for s in summary["skipped_examples"]:
             print(f"skipped an example of {s['decision_id']}: {s['why']}", file=sys.stderr)

@@ -130,7 +130,10 @@ def test_export_matches_the_stored_corrections(store, tmp_path):
     assert code == 0
     rows = store.corrections()
     assert [r.decision_id for r in rows] == ["d-1", "d-2", "d-3", "d-4", "d-5"]
-    assert sorted(p.name for p in out.iterdir()) == ["eval.jsonl", "finetune.jsonl", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        *("eval.jsonl", "field_corrections.jsonl", "finetune.jsonl", "summary.json")
+    ]
+    assert (out / "field_corrections.jsonl").read_text() == ""  # tickets only: none
 
     lib = PromptLibrary(tmp_path / "data" / "prompts")
     finetune = read_jsonl(out / "finetune.jsonl")
@@ -251,7 +254,7 @@ async def test_cli_prints_the_table(tmp_path):
     assert export.code == 0, export
     assert export.out == table + (
         f"wrote {tmp_path / 'out'}: finetune.jsonl (8 examples), eval.jsonl (5 cases),"
-        " summary.json\n"
+        " summary.json, field_corrections.jsonl (0 corrected fields)\n"
     )
 
 

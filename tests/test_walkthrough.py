@@ -14,6 +14,7 @@ from temporalio.client import WorkflowUpdateFailedError
 
 from activities.store import Store
 from contracts.items import FieldAction, FieldDecision
+from starter import feedback as feedback_cmd
 from starter import review as review_cmd
 from starter import run as run_cmd
 from starter import status as status_cmd
@@ -132,6 +133,24 @@ async def test_a_workflow_of_your_own_runs_is_reviewed_and_persisted(env, settin
         "negative",
     )
     assert row.result["workflow_type"] == "ProductReviews"
+    out = settings.state_dir.parent / "feedback"
+    capsys.readouterr()
+    assert feedback_cmd.main(["export", "--out", str(out)], settings=settings) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert "field corrections ProductReviews: topics 1" in printed
+    lines = [json.loads(x) for x in (out / "field_corrections.jsonl").read_text().splitlines()]
+    assert lines == [
+        {
+            "workflow_type": "ProductReviews",
+            "workflow_id": "review-R-2",
+            "item_key": "R-2",
+            "field": "topics",
+            "proposed": ["quality"],
+            "corrected": ["quality", "seams"],
+            "reviewer": None,
+            "outcome": "corrected",
+        }
+    ]
 
 
 def test_aiflow_workflows_lists_it_with_its_model_step(monkeypatch, capsys):
