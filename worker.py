@@ -75,9 +75,8 @@ def workflow_runner() -> SandboxedWorkflowRunner:
             "contracts",
             "workflows.intake",
             "workflows.guard",
-            "workflows.rules",
             "workflows.qa",
-            "workflows.drift_stats",
+            "decisions",
         )
     )
 

@@ -12,11 +12,18 @@ from collections.abc import Iterable, Sequence
 import structlog
 from temporalio import activity
 
-from activities.drift_store import DriftStore, RunFeaturesInput, RunOutputs
+from activities.drift_store import DriftStore, RunOutputs
 from activities.store import Store
 from activities.webhook import Webhook
-from contracts import DriftAlert, DriftSnapshot, DriftWindows, FeatureCounts, Notification
-from workflows.drift_stats import (
+from contracts import (
+    DriftAlert,
+    DriftSnapshot,
+    DriftWindows,
+    FeatureCounts,
+    Notification,
+    RunFeaturesInput,
+)
+from decisions.drift_stats import (
     BODY_CHARS_BOUNDS,
     CONFIDENCE_BOUNDS,
     bin_counts,

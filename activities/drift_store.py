@@ -20,31 +20,7 @@ from sqlmodel import Field, Session, SQLModel, select
 
 from activities.review_store import CorrectionRow, ReviewRow
 from activities.store import RunRow, create_schema
-from contracts import NormalizedTicket, Wire
-
-
-class RunFeaturesInput(Wire):
-    """What `record_run_features` stores for one run: shapes of the input, no text."""
-
-    workflow_id: str
-    ticket_id: str
-    body_chars: int
-    language: str | None = None  # the normalised hint; None when the channel sent none
-    channel: str
-    customer_tier: str
-    metadata_keys: int = 0
-
-
-def features_of(workflow_id: str, ticket: NormalizedTicket) -> RunFeaturesInput:
-    return RunFeaturesInput(
-        workflow_id=workflow_id,
-        ticket_id=ticket.ticket_id,
-        body_chars=len(ticket.body),
-        language=ticket.language,
-        channel=ticket.channel,
-        customer_tier=ticket.customer_tier,
-        metadata_keys=len(ticket.metadata),
-    )
+from contracts import RunFeaturesInput
 
 
 class RunFeatureRow(SQLModel, table=True):

@@ -31,7 +31,7 @@ from contracts import (
     RunConfig,
 )
 from contracts.items import ItemRecord
-from workflows.rules import check_rules
+from decisions.rules import check_rules
 
 log = structlog.get_logger("aiflow.pipeline")
 

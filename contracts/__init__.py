@@ -513,6 +513,18 @@ class ConfigInput(Wire):
 # --- drift ----------------------------------------------------------------------------
 
 
+class RunFeaturesInput(Wire):
+    """What `record_run_features` stores for one run: shapes of the input, no text."""
+
+    workflow_id: str
+    ticket_id: str
+    body_chars: int
+    language: str | None = None  # the normalised hint; None when the channel sent none
+    channel: str
+    customer_tier: str
+    metadata_keys: int = 0
+
+
 class DriftInput(Wire):
     """One drift check: the recent window against the baseline window just before it."""
 

@@ -104,7 +104,7 @@ name: the gateway validates model output against these, once."""
 
 
 class ContentFinding(Wire):
-    """One deterministic QA finding (workflows/generation_checks.py)."""
+    """One deterministic QA finding (decisions/generation_checks.py)."""
 
     check: str  # too_long | missing | avoided | unsupported_claim | placeholder | language
     detail: str = ""

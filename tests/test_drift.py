@@ -28,16 +28,16 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities.drift import DriftActivities, features
-from activities.drift_store import DriftStore, RunFeatureRow, RunFeaturesInput
+from activities.drift_store import DriftStore, RunFeatureRow
 from activities.review_store import CorrectionRow, ReviewRow
 from activities.store import RunRow, Store
 from activities.webhook import Webhook
-from contracts import CATEGORIES, DriftInput, NormalizedTicket
+from contracts import CATEGORIES, DriftInput, NormalizedTicket, RunFeaturesInput
+from decisions import drift_stats as s
 from starter import drift as drift_cli
 from tests.conftest import make_settings
 from tests.test_review_notify import Receiver
 from worker import workflow_runner
-from workflows import drift_stats as s
 from workflows.drift import DriftWorkflow, compare, record_run_features, windows_for
 
 # --- statistics, by hand -----------------------------------------------------------------

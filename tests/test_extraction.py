@@ -12,7 +12,7 @@ from activities.documents import MalformedDocument, chunks, extract_text, html_t
 from activities.providers.offline_extraction import extract_invoice
 from bench.doc_corpus import eml_bytes, generate, invoice, lines_of, pdf_bytes
 from contracts.extraction import MEDIA_TYPES, CheckFinding, InvoiceExtraction, LineItem
-from workflows.extraction_checks import (
+from decisions.extraction_checks import (
     check_invoice,
     currency_of,
     feedback_lines,

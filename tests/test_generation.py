@@ -1,4 +1,4 @@
-"""The generation workflow's pure decisions (workflows/generation_checks.py), its wire
+"""The generation workflow's pure decisions (decisions/generation_checks.py), its wire
 types' caps, the offline provider's three tasks, and the demo briefs' reader."""
 
 from __future__ import annotations
@@ -13,16 +13,16 @@ from activities.errors import BadRequest
 from activities.providers.offline_generation import TASKS, _slip
 from activities.store import Store
 from contracts.generation import Brief, ContentFinding, GeneratedContent, JudgeVerdict
-from starter.content import brief_items
-from tests.conftest import ROOT, make_settings
-from workflows.generation import brief_variables
-from workflows.generation_checks import (
+from decisions.generation_checks import (
     check_content,
     feedback_lines,
     high_stakes,
     prompt_from_brief,
     template_content,
 )
+from starter.content import brief_items
+from tests.conftest import ROOT, make_settings
+from workflows.generation import brief_variables
 from workflows.registry import output_schemas, specs
 
 BRIEF = Brief(

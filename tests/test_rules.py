@@ -1,4 +1,4 @@
-"""Unit tests for workflows.rules: engine semantics and the real triage-v1 rule set."""
+"""Unit tests for decisions.rules: engine semantics and the real triage-v1 rule set."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from contracts import NormalizedTicket, RuleAction, RuleMatch, RuleSet, RulesVerdict, Ticket
+from decisions.rules import check_rules, evaluate_rules
 from workflows.intake import validate_ticket
-from workflows.rules import check_rules, evaluate_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 TRIAGE = RuleSet.model_validate_json((ROOT / "data" / "rules" / "triage-v1.json").read_text())

@@ -23,11 +23,11 @@ from contracts import (
     FeatureDrift,
     NormalizedTicket,
 )
-from workflows import drift_stats as stats
+from decisions import drift_stats as stats
+from decisions.features import features_of
 
 with workflow.unsafe.imports_passed_through():
     from activities.drift import DriftActivities
-    from activities.drift_store import features_of
 
 # Two windows of the store, aggregated by one query each: minutes at most even on a busy
 # week; a store outage gets five tries over about a minute, then the check fails visibly

@@ -25,9 +25,9 @@ from contracts.extraction import (
     InvoiceExtraction,
 )
 from contracts.items import FieldAction, FieldDelta, ItemRecord
+from decisions.extraction_checks import check_invoice, feedback_lines, fields_in_doubt
+from decisions.extraction_checks import review_fields as proposal
 from workflows.degrade import ModelWaitHandlers, ModelWaits
-from workflows.extraction_checks import check_invoice, feedback_lines, fields_in_doubt
-from workflows.extraction_checks import review_fields as proposal
 from workflows.field_review import FieldReviewGate, FieldReviewHandlers
 from workflows.model_step import ModelStepFailed, RunBudget, run_model_step
 from workflows.policies import CONFIG_LOCAL_ACTIVITY

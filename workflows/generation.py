@@ -30,9 +30,7 @@ from contracts.generation import (
     JudgeVerdict,
 )
 from contracts.items import FieldAction, FieldReviewOutcome, ItemRecord
-from workflows.degrade import ModelWaitHandlers, ModelWaits
-from workflows.field_review import FieldReviewGate, FieldReviewHandlers
-from workflows.generation_checks import (
+from decisions.generation_checks import (
     check_content,
     feedback_lines,
     high_stakes,
@@ -40,6 +38,8 @@ from workflows.generation_checks import (
     template_content,
     word_count,
 )
+from workflows.degrade import ModelWaitHandlers, ModelWaits
+from workflows.field_review import FieldReviewGate, FieldReviewHandlers
 from workflows.model_step import ModelStepFailed, RunBudget, run_model_step
 from workflows.policies import CONFIG_LOCAL_ACTIVITY
 from workflows.registry import WorkflowSpec

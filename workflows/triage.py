@@ -27,6 +27,7 @@ from contracts import (
     TriageInput,
     TriageResult,
 )
+from decisions.rules import evaluate_rules
 from workflows import metrics
 from workflows.degrade import ModelWaitHandlers, ModelWaits
 from workflows.drift import record_run_features
@@ -38,7 +39,6 @@ from workflows.qa import check_reply, feedback_lines
 from workflows.registry import WorkflowSpec
 from workflows.review import ReviewGate
 from workflows.review_stage import ReviewStage
-from workflows.rules import evaluate_rules
 from workflows.steps import StepRecorder, persist, publish
 
 with workflow.unsafe.imports_passed_through():

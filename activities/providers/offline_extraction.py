@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from workflows.extraction_checks import (
+from decisions.extraction_checks import (
     CURRENCIES,
     currency_of,
     parse_amount,

@@ -23,7 +23,7 @@ from typing import Any
 
 from activities.errors import BadRequest
 from contracts.generation import Brief, GeneratedContent
-from workflows.generation_checks import contains, prompt_from_brief, word_count, words
+from decisions.generation_checks import contains, prompt_from_brief, word_count, words
 
 PHRASES = {
     "en": {

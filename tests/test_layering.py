@@ -1,0 +1,54 @@
+"""The whiteboard's arrows, checked on the source: contracts import nothing of ours,
+decisions import only contracts, activities never reach into workflows, and workflows
+import activities only under `imports_passed_through` (for activity references)."""
+
+from __future__ import annotations
+
+import ast
+
+from tests.conftest import ROOT
+
+OURS = ("contracts", "decisions", "workflows", "activities", "starter", "worker", "settings")
+
+
+def imports(package: str) -> dict[str, set[str]]:
+    """Our top-level packages each module of `package` imports, outside `with` blocks
+    (a workflow's passed-through activity imports are the sanctioned exception)."""
+    found = {}
+    for path in sorted((ROOT / package).rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        guarded = {id(n) for w in ast.walk(tree) if isinstance(w, ast.With) for n in ast.walk(w)}
+        names = set()
+        for node in ast.walk(tree):
+            if id(node) in guarded:
+                continue
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module.split(".")[0])
+            elif isinstance(node, ast.Import):
+                names |= {a.name.split(".")[0] for a in node.names}
+        found[str(path.relative_to(ROOT))] = names & set(OURS)
+    return found
+
+
+def test_contracts_import_only_contracts():
+    assert {
+        m: i - {"contracts"} for m, i in imports("contracts").items() if i - {"contracts"}
+    } == {}
+
+
+def test_decisions_import_only_contracts_and_decisions():
+    allowed = {"contracts", "decisions"}
+    assert {m: i - allowed for m, i in imports("decisions").items() if i - allowed} == {}
+
+
+def test_activities_never_import_workflows_or_starters():
+    bad = {m: i & {"workflows", "starter"} for m, i in imports("activities").items()}
+    assert {m: i for m, i in bad.items() if i} == {}
+
+
+def test_workflows_import_activities_only_passed_through():
+    bad = {
+        m: i & {"activities", "starter", "worker", "settings"}
+        for m, i in imports("workflows").items()
+    }
+    assert {m: i for m, i in bad.items() if i} == {}
