@@ -4,8 +4,8 @@
 a PDF attachment), HTML and plain text; some messy (odd spacing, European number format
 with German labels, a missing due date and vendor label, a rotated "scanned-looking"
 page with noisy labels, "Total excl. VAT" before the total), some malformed (a truncated
-PDF, an empty file, bytes that are no PDF), and `truth.jsonl`: one line per file with
-the expected outcome and fields. Deterministic for a seed.
+PDF, an empty file, bytes that are no PDF), and `<folder>-truth.jsonl` beside it: one
+line per file with the expected outcome and fields. Deterministic for a seed.
 """
 
 from __future__ import annotations
@@ -199,16 +199,21 @@ def generate(folder: Path, n: int = 27, seed: int = 7) -> list[dict[str, Any]]:
     for name in MALFORMED:
         (folder / name).write_bytes(broken[name])
         truth.append({"file": name, "style": "malformed", "expect": "rejected", "fields": None})
-    with (folder / "truth.jsonl").open("w") as f:
+    with truth_path(folder).open("w") as f:
         for row in truth:
             f.write(json.dumps(row) + "\n")
     return truth
+
+
+def truth_path(folder: Path) -> Path:
+    """Beside the corpus, not in it: every file in the folder is a document to read."""
+    return folder.with_name(folder.name + "-truth.jsonl")
 
 
 def demo_folder(state_dir: Path) -> list[Path]:
     """`aiflow demo --workflow documents`: the default corpus, written once under the
     state folder (the same seed gives the same files, so a rerun processes nothing twice)."""
     folder = state_dir / "demo-documents"
-    if not (folder / "truth.jsonl").exists():
+    if not truth_path(folder).exists():
         generate(folder)
     return [folder]

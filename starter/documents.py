@@ -18,9 +18,10 @@ KEY_HEX = 32  # of the sha256: the workflow id is doc-<first 32 hex>
 
 
 def document_files(path: Path) -> list[Path]:
-    """The file, or the directory's documents (by name, not recursive)."""
+    """The file, or the directory's files (by name, not recursive, hidden ones left out):
+    a file of a type aiflow does not read gets its own "not started" line, not silence."""
     if path.is_dir():
-        return sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in MEDIA_TYPES)
+        return sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
     return [path]
 
 

@@ -40,6 +40,8 @@ async def test_documents_from_a_folder_wait_and_rerun(env, settings, capsys):
         f"a.pdf\t{key}\tstarted\tdoc-{key}\textracted",
         "b-copy.pdf\t-\tnot started\tduplicate of a.pdf (same content)",
         f"c-broken.pdf\t{broken}\tstarted\tdoc-{broken}\trejected",
+        "notes.docx\t-\tnot started\tunsupported type '.docx': ['.eml', '.htm', '.html', "
+        "'.pdf', '.txt']",
     ]
     assert again == (0, [f"a.pdf\t{key}\talready submitted (finished: extracted)\tdoc-{key}"], "")
 
