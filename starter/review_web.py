@@ -38,8 +38,9 @@ from starter.review_auth import (
     local_path,
     same_origin,
 )
+from starter.review_web_fields import FieldReviewPages
 from starter.reviews import NoSuchReview, ReviewRefused
-from worker import connect
+from worker import connect, workflow_specs
 
 log = structlog.get_logger("aiflow.review_web")
 
@@ -76,12 +77,13 @@ def field(form: FormData, name: str) -> str:
     return value.replace("\r\n", "\n") if isinstance(value, str) else ""
 
 
-class ReviewPage:
+class ReviewPage(FieldReviewPages):
     """The page's endpoints, bound to one Temporal client and one settings object."""
 
     def __init__(self, client: Client, settings: Settings) -> None:
         self.client = client
         self.task_queue = settings.orchestration_queue
+        self.specs = workflow_specs(settings)
         self.sessions = Sessions(
             settings.review_tokens, settings.review_session_secret, settings.review_session_seconds
         )
@@ -189,7 +191,15 @@ class ReviewPage:
         if isinstance(session, Denied):
             return session
         queue = await reviews.pending(self.client, self.task_queue, QUERY_TIMEOUT_S)
-        return self.render("queue.html", 200, session, pending=queue.reviews, silent=queue.silent)
+        fields, silent = await self.field_queue()
+        return self.render(
+            "queue.html",
+            200,
+            session,
+            pending=queue.reviews,
+            fields=fields,
+            silent=queue.silent + silent,
+        )
 
     async def detail(self, request: Request) -> Response:
         session = self.signed_in(request)
@@ -291,6 +301,8 @@ def create_app(client: Client, settings: Settings) -> Starlette:
         Route("/queue", page.queue),
         Route("/review/{ticket_id:path}", page.detail, methods=["GET"]),
         Route("/review/{ticket_id:path}", page.submit, methods=["POST"]),
+        Route("/fields/{run_id:path}", page.field_detail, methods=["GET"]),
+        Route("/fields/{run_id:path}", page.field_submit, methods=["POST"]),
     ]
     app = Starlette(routes=routes, exception_handlers={RPCError: page.unavailable})
     app.add_middleware(SecurityHeaders)

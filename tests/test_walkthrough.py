@@ -248,3 +248,52 @@ async def test_aiflow_status_shows_any_workflows_run(env, settings, capsys):
         assert await status_cmd.amain([run_id], client=env.client, settings=settings) == 0
     final = json.loads(capsys.readouterr().out)
     assert (final["outcome"], final["route"], final["deltas"]) == ("approved", "care", [])
+
+
+async def test_the_review_page_lists_shows_and_corrects_a_field_review(env, settings, capsys):
+    from starter.review_web import create_app
+    from tests.test_review_web import Form, logged_in, web_settings
+
+    settings = web_settings(settings.model_copy(update={"workflow_modules": [EXAMPLE]}))
+    mismatch = MISMATCH | {
+        "review_id": f"W-{settings.orchestration_queue[-8:]}",
+        "text": "Terrible <script>alert(1)</script>: the zip is broken and the seams leak.",
+    }
+    run_id = f"review-{mismatch['review_id']}"
+    path = reviews_file(settings.state_dir.parent, mismatch)
+    app = create_app(env.client, settings)
+    async with running_worker(env.client, settings), logged_in(app) as http:
+        assert (await aiflow_run(env, settings, capsys, path))[0] == 0
+        await pending_review(env.client.get_workflow_handle(run_id))
+        for _ in range(100):  # visibility lists a run a moment after its upsert
+            queue = (await http.get("/queue")).text
+            if f'href="/fields/{run_id}"' in queue:
+                break
+            await asyncio.sleep(0.1)
+        assert f'<a href="/fields/{run_id}">{run_id}</a>' in queue
+        page = await http.get(f"/fields/{run_id}")
+        assert page.status_code == 200
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text  # the source, escaped
+        assert "<script>alert(1)" not in page.text
+        form = Form(page.text).values
+        assert (form["field:sentiment"], form["field:topics"]) == ("negative", '["quality"]')
+        stale = await http.post(
+            f"/fields/{run_id}", data=form | {"action": "approve", "review_id": "x"}
+        )
+        assert stale.status_code == 422  # an old page's decision never reaches the run
+        foreign = await http.post(
+            f"/fields/{run_id}",
+            data=form | {"action": "approve"},
+            headers={"origin": "http://evil"},
+        )
+        assert foreign.status_code == 403
+        done = await http.post(
+            f"/fields/{run_id}", data=form | {"action": "correct", "field:topics": '["seams"]'}
+        )
+        assert done.status_code == 200
+        assert f"correct applied to {run_id}: topics corrected" in done.text
+        result = await env.client.get_workflow_handle(run_id).result()
+    assert (result["outcome"], result["topics"]) == ("corrected", ["seams"])
+    assert result["deltas"] == [
+        {"field": "topics", "proposed": ["quality"], "corrected": ["seams"]}
+    ]
