@@ -1,4 +1,4 @@
-"""`python -m bench.extraction`: the generated invoice corpus (bench/doc_corpus.py) through
+"""`python -m bench.extraction`: the generated invoice corpus (starter/doc_corpus.py) through
 the REAL extraction workflow on the embedded dev server, offline. Nobody answers a field
 review: those documents count as needing review, their proposal is scored as it stands.
 Prints field-level accuracy against the truth, the share needing review, the rejected
@@ -23,9 +23,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.logs import configure_logging
 from activities.store import open_store
-from bench.doc_corpus import generate
 from contracts.extraction import INVOICE_FIELDS, ExtractionState, InvoiceExtraction
 from settings import Settings
+from starter.doc_corpus import generate
 from starter.documents import document_items
 from starter.items import workflow_id
 from worker import run_workers

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from temporalio.client import (
     Client,
+    WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
@@ -69,13 +70,15 @@ async def pending(
                 )
             except RPCError as err:
                 return None if err.status == RPCStatusCode.NOT_FOUND else err
+            except WorkflowQueryFailedError as err:  # e.g. its task fails (a bad deploy)
+                return err
         return FieldReview(workflow_id, spec.name if spec else "?", found) if found else None
 
     found = await asyncio.gather(*(one(i) for i in ids))
     reviews = sorted(
         (r for r in found if isinstance(r, FieldReview)), key=lambda r: r.request.created_at
     )
-    return reviews, sum(isinstance(r, RPCError) for r in found)
+    return reviews, sum(isinstance(r, RPCError | WorkflowQueryFailedError) for r in found)
 
 
 async def get(client: Client, workflow_id: str) -> FieldReviewRequest:
@@ -85,6 +88,8 @@ async def get(client: Client, workflow_id: str) -> FieldReviewRequest:
         )
     except RPCError as err:
         raise NoSuchReview(f"{workflow_id}: {err.message}") from None
+    except WorkflowQueryFailedError as err:
+        raise NoSuchReview(f"{workflow_id}: the run cannot answer: {err}") from None
     if found is None:
         raise NoSuchReview(f"{workflow_id}: no field review is pending for this run")
     return found

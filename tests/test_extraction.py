@@ -10,7 +10,6 @@ import pytest
 
 from activities.documents import MalformedDocument, chunks, extract_text, html_text, normalise
 from activities.providers.offline_extraction import extract_invoice
-from bench.doc_corpus import eml_bytes, generate, invoice, lines_of, pdf_bytes
 from contracts.extraction import MEDIA_TYPES, CheckFinding, InvoiceExtraction, LineItem
 from decisions.extraction_checks import (
     check_invoice,
@@ -20,6 +19,7 @@ from decisions.extraction_checks import (
     parse_amount,
     parse_date,
 )
+from starter.doc_corpus import eml_bytes, generate, invoice, lines_of, pdf_bytes
 
 
 @pytest.mark.parametrize(

@@ -628,3 +628,28 @@ async def test_aiflow_dev_ignores_a_developers_own_temporal_profile(tmp_path):
     finally:
         if dev is not None:
             dev.kill()
+
+
+async def test_the_other_workflows_demos_run_as_the_installed_command(env, tmp_path):
+    """`make demo-documents` / `demo-content` run `aiflow demo --workflow NAME` from the
+    console script, whose path does not hold the repository: the demo inputs must come
+    from the installed packages."""
+    settings = process_settings(tmp_path)
+    address = env.client.service_client.config.target_host
+    ran = await asyncio.gather(
+        *(
+            aiflow(
+                "demo",
+                "--workflow",
+                name,
+                env=worker_env(tmp_path / name, settings, address),
+                cwd=tmp_path,
+                timeout=120,
+            )
+            for name in ("documents", "content")
+        )
+    )
+    for name, r in zip(("documents", "content"), ran, strict=True):
+        assert (r.code, "Traceback" in r.err) == (0, False), (name, r.err[-2000:])
+    assert "documents 30: awaiting review 6, extracted 21, rejected 3" in ran[0].out
+    assert "content 21: awaiting review 8, published 13" in ran[1].out

@@ -8,8 +8,8 @@ import random
 
 import pytest
 
-from bench.doc_corpus import invoice, lines_of, pdf_bytes
 from starter import run as run_cmd
+from starter.doc_corpus import invoice, lines_of, pdf_bytes
 
 pytestmark = pytest.mark.usefixtures("quiet_logs")
 

@@ -286,5 +286,5 @@ SPEC = WorkflowSpec(
     step_models={"extract": "offline-extract"},
     output_schemas=EXTRACTION_OUTPUTS,
     offline_tasks="activities.providers.offline_extraction:TASKS",
-    demo_input="bench.doc_corpus:demo_folder",
+    demo_input="starter.doc_corpus:demo_folder",
 )
