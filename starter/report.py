@@ -84,6 +84,19 @@ def outcome_of(run: RunRow) -> str:
     return run.outcome or f"open:{run.stage}"
 
 
+def workflow_of(run: RunRow) -> str:
+    """The run's workflow type: stored with every item record; triage's rows predate it."""
+    return (run.result or {}).get("workflow_type") or "TicketTriage"
+
+
+def by_workflow(rows: Rows) -> dict[str, dict[str, int]]:
+    pairs = Counter((workflow_of(r), outcome_of(r)) for r in rows.runs)
+    out: dict[str, dict[str, int]] = {}
+    for (wf, outcome), n in sorted(pairs.items()):
+        out.setdefault(wf, {})[outcome] = n
+    return out
+
+
 def latency(rows: Rows, budgets: dict[str, float]) -> list[dict[str, Any]]:
     """p50/p95/p99/max of every record of each step, and of finished runs' decision
     latency; breaches computed from latency vs budget, and the flags the workflow stored."""
@@ -258,7 +271,11 @@ def build(rows: Rows, budgets: dict[str, float], since: datetime | None = None) 
     outcomes = Counter(outcome_of(r) for r in rows.runs)
     return {
         "since": since.isoformat() if since else None,
-        "runs": {"total": len(rows.runs), "by_outcome": dict(sorted(outcomes.items()))},
+        "runs": {
+            "total": len(rows.runs),
+            "by_outcome": dict(sorted(outcomes.items())),
+            "by_workflow": by_workflow(rows),
+        },
         "latency": latency(rows, budgets),
         "cost": cost(rows),
         "avoided": avoided(rows),

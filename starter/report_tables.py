@@ -34,6 +34,14 @@ def sections(r: dict) -> list[tuple[str, list[str], list[list[str]]]]:
             + [["all", str(r["runs"]["total"])]],
         ),
         (
+            "Runs by workflow",
+            ["workflow", "runs", "outcomes"],
+            [
+                [wf, str(sum(by.values())), ", ".join(f"{o} {n}" for o, n in by.items())]
+                for wf, by in r["runs"].get("by_workflow", {}).items()
+            ],
+        ),
+        (
             "Latency (ms) against budget",
             ["step", "records", "p50", "p95", "p99", "max", "budget", "over", "flagged"],
             [

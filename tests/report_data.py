@@ -279,6 +279,17 @@ MIXED = {
             "rejected": 2,
             "resolved": 1,
         },
+        "by_workflow": {  # every run of the fixture is a ticket's
+            "TicketTriage": {
+                "approved": 1,
+                "closed": 1,
+                "edited": 1,
+                "failed": 1,
+                "open:review": 1,
+                "rejected": 2,
+                "resolved": 1,
+            }
+        },
     },
     "latency": [
         lat("intake", 8, 0.0, 0.0, 0.0, 0.0),

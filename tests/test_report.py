@@ -95,6 +95,8 @@ async def test_percentiles_are_nearest_rank_over_many_runs(store):
 HEADERS = [  # each table's title and header line, as the terminal shows them
     "Runs by outcome",
     "outcome      runs",
+    "Runs by workflow",
+    "workflow      runs  outcomes",
     "Latency (ms) against budget",
     "step      records  p50     p95      p99      max      budget  over  flagged",
     "Cost per run (USD)",
@@ -324,7 +326,11 @@ def expected_from_sql(db, budgets: dict[str, float]) -> dict:
         )
     )
     return {
-        "runs": {"total": n_runs, "by_outcome": outcomes_of(db)},
+        "runs": {
+            "total": n_runs,
+            "by_outcome": outcomes_of(db),
+            "by_workflow": {"TicketTriage": outcomes_of(db)},  # the fixture's runs: tickets
+        },
         "latency": latency,
         "cost": {
             "total_usd": usd(one(db, "SELECT SUM(cost_usd) FROM runs")),
