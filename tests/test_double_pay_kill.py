@@ -11,6 +11,7 @@ from __future__ import annotations
 import signal
 import sys
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -43,7 +44,7 @@ class OneModelCall:
             inp,
             task_queue=inp.target.queue,
             result_type=ModelStepResult,
-            **(MODEL_ACTIVITY | {"heartbeat_timeout": HEARTBEAT}),
+            **replace(MODEL_ACTIVITY, heartbeat_timeout=HEARTBEAT),
         )
 
 

@@ -52,3 +52,28 @@ def test_workflows_import_activities_only_passed_through():
         for m, i in imports("workflows").items()
     }
     assert {m: i for m, i in bad.items() if i} == {}
+
+
+def test_an_activity_profile_is_typed_and_needs_a_retry_policy_and_a_timeout():
+    from dataclasses import FrozenInstanceError
+    from datetime import timedelta
+
+    import pytest
+    from temporalio.common import RetryPolicy
+
+    from workflows.policies import MODEL_ACTIVITY, ActivityProfile
+
+    assert dict(MODEL_ACTIVITY) == {
+        "retry_policy": MODEL_ACTIVITY.retry_policy,
+        "start_to_close_timeout": timedelta(seconds=60),
+        "schedule_to_close_timeout": timedelta(minutes=5),
+        "heartbeat_timeout": timedelta(seconds=30),
+    }
+    with pytest.raises(TypeError, match="start_to_close_timout"):
+        ActivityProfile(retry_policy=RetryPolicy(), start_to_close_timout=timedelta(seconds=1))
+    with pytest.raises(TypeError, match="retry_policy"):
+        ActivityProfile(start_to_close_timeout=timedelta(seconds=1))
+    with pytest.raises(ValueError, match="needs a start- or schedule-to-close timeout"):
+        ActivityProfile(retry_policy=RetryPolicy())
+    with pytest.raises(FrozenInstanceError):
+        MODEL_ACTIVITY.retry_policy = RetryPolicy()

@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from contracts import (
@@ -25,38 +24,11 @@ from contracts import (
 )
 from decisions import drift_stats as stats
 from decisions.features import features_of
+from workflows.policies import ALERT_ACTIVITY, RUN_FEATURES_LOCAL_ACTIVITY, SNAPSHOT_ACTIVITY
 
 with workflow.unsafe.imports_passed_through():
     from activities.drift import DriftActivities
 
-# Two windows of the store, aggregated by one query each: minutes at most even on a busy
-# week; a store outage gets five tries over about a minute, then the check fails visibly
-# (the schedule runs the next one anyway).
-SNAPSHOT_ACTIVITY = {
-    "start_to_close_timeout": timedelta(minutes=2),
-    "schedule_to_close_timeout": timedelta(minutes=10),
-    "retry_policy": RetryPolicy(
-        initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_attempts=5
-    ),
-}
-# A log line, a metric and a webhook POST (10 s client timeout): four tries over about
-# a minute; a receiver down for longer misses this alert, and the next check alerts again.
-ALERT_ACTIVITY = {
-    "start_to_close_timeout": timedelta(seconds=30),
-    "schedule_to_close_timeout": timedelta(minutes=2),
-    "retry_policy": RetryPolicy(
-        initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=4
-    ),
-}
-# One insert per run. Features feed monitoring only: after a few quick tries the run
-# goes on without them rather than wait on the store.
-RUN_FEATURES_LOCAL_ACTIVITY = {
-    "start_to_close_timeout": timedelta(seconds=10),
-    "schedule_to_close_timeout": timedelta(seconds=30),
-    "retry_policy": RetryPolicy(
-        initial_interval=timedelta(milliseconds=500), backoff_coefficient=2.0, maximum_attempts=3
-    ),
-}
 # Histories recorded before the features step have no marker for it: replay skips it.
 
 

@@ -8,10 +8,7 @@ Duplicates: the client names the run doc-<sha256 prefix>, so the same file is on
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from contracts import ConfigInput, RunConfig, StepKind
@@ -30,28 +27,17 @@ from decisions.extraction_checks import review_fields as proposal
 from workflows.degrade import ModelWaitHandlers, ModelWaits
 from workflows.field_review import FieldReviewGate, FieldReviewHandlers
 from workflows.model_step import ModelStepFailed, RunBudget, run_model_step
-from workflows.policies import CONFIG_LOCAL_ACTIVITY
+from workflows.policies import CONFIG_LOCAL_ACTIVITY, INGEST_ACTIVITY
 from workflows.registry import WorkflowSpec
 from workflows.steps import StepRecorder, item_record, persist_item, publish
 
 with workflow.unsafe.imports_passed_through():
-    from activities.documents import MALFORMED, DocumentActivities
+    from activities.documents import DocumentActivities
     from activities.pipeline import PipelineActivities
 
 EXTRACT_MAX_TOKENS = 2_000
 MAX_REASKS = 2  # re-asks with the check findings; a reviewer fixes what is left
 FIELD_CONFIDENCE_THRESHOLD = 0.8  # below it, a person checks the field
-# Reading an original is seconds of CPU: a lost worker is retried twice; a malformed file
-# never gets better, so it is not retried at all.
-INGEST_ACTIVITY = {
-    "start_to_close_timeout": timedelta(seconds=60),
-    "schedule_to_close_timeout": timedelta(minutes=5),
-    "retry_policy": RetryPolicy(
-        initial_interval=timedelta(seconds=1),
-        maximum_attempts=3,
-        non_retryable_error_types=[MALFORMED],
-    ),
-}
 
 
 @workflow.defn(name="DocumentExtraction")
