@@ -29,9 +29,10 @@ async def test_documents_from_a_folder_wait_and_rerun(env, settings, capsys):
     good = pdf_bytes(lines_of(invoice(random.Random(settings.orchestration_queue), 1), "pdf"))
     (folder / "a.pdf").write_bytes(good)
     (folder / "b-copy.pdf").write_bytes(good)
-    (folder / "c-broken.pdf").write_bytes(good[:200])
+    broken_pdf = good[:200] + settings.orchestration_queue.encode()  # unique on the server
+    (folder / "c-broken.pdf").write_bytes(broken_pdf)
     (folder / "notes.docx").write_bytes(b"not a document type we read")
-    key, broken = hashlib.sha256(good).hexdigest()[:32], hashlib.sha256(good[:200]).hexdigest()[:32]
+    key, broken = hashlib.sha256(good).hexdigest()[:32], hashlib.sha256(broken_pdf).hexdigest()[:32]
     async with running_worker(env.client, settings):
         code, out, err = await aiflow_run(env, settings, capsys, "documents", str(folder), "--wait")
         again = await aiflow_run(env, settings, capsys, "documents", str(folder / "a.pdf"))
