@@ -334,3 +334,12 @@ def test_processes_creating_the_schema_at_once_all_succeed(tmp_path):
     assert [p.exitcode for p in procs] == [0, 0, 0, 0]
     tables = set(sqlalchemy.inspect(sqlalchemy.create_engine(url)).get_table_names())
     assert {"runs", "steps", "blobs", "model_responses", "reviews", "notifications"} <= tables
+
+
+def test_the_steps_table_has_a_column_for_every_step_record_field():
+    """StepRow is StepRecord plus the run's ids: a field added to one and not the other
+    would be lost on save (or fail it), so they are kept in step here."""
+    from activities.store import StepRow
+    from contracts import StepRecord
+
+    assert set(StepRow.model_fields) - {"workflow_id", "run_id"} == set(StepRecord.model_fields)
