@@ -338,6 +338,13 @@ class ModelGateway:
             messages = prompt.render(inp.variables)
         except PromptError as err:
             raise _config_error(str(err), "PromptError", inp) from err
+        if inp.output_schema is not None and inp.output_schema != prompt.output_schema:
+            raise _config_error(
+                f"prompt {prompt.id}@{prompt.version} answers {prompt.output_schema}, "
+                f"the step expects {inp.output_schema}",
+                "PromptError",
+                inp,
+            )
         schema = self.schemas[prompt.output_schema]
         # Checked before any call: an unpriceable model must fail before it is paid.
         target = self.targets.get((inp.target.provider, inp.target.model))

@@ -202,6 +202,9 @@ class ModelStepInput(Wire):
     target: ModelTarget
     variables: dict[str, Any]
     max_output_tokens: int
+    # The schema the workflow parses the answer into; the gateway refuses a prompt whose
+    # output_schema differs, so output is checked against one schema, not two that drift.
+    output_schema: str | None = None
 
 
 class BreakerCheck(Wire):

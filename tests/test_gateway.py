@@ -172,6 +172,18 @@ async def test_prompt_changed_since_pinned_is_refused(make):
     assert caught.value.message == "prompt triage.classify@v1 changed since the run pinned it"
 
 
+async def test_a_step_expecting_another_schema_than_its_prompt_is_refused_before_a_call(make):
+    provider = Scripted(GOOD)
+    inp = step_input().model_copy(update={"output_schema": "Draft"})
+    with pytest.raises(ApplicationError) as caught:
+        await ActivityEnvironment().run(make(provider).model_call, inp)
+    assert (caught.value.type, caught.value.non_retryable) == ("PromptError", True)
+    assert caught.value.message == (
+        "prompt triage.classify@v1 answers Classification, the step expects Draft"
+    )
+    assert provider.requests == []
+
+
 async def test_a_model_missing_from_the_catalogue_fails_before_it_is_paid(make):
     provider = Scripted(GOOD)
     inp = step_input()

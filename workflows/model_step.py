@@ -350,6 +350,7 @@ async def _try_target(
         target=target,
         variables=variables,
         max_output_tokens=max_out,
+        output_schema=schema.__name__,
     )
     try:
         result: ModelStepResult = await workflow.execute_activity_method(
