@@ -55,11 +55,9 @@ from contracts import (
     Usage,
 )
 from contracts.batch import ModelBatchInput, ModelBatchItem, ModelBatchResult, ModelCallError
-from contracts.outputs import OUTPUT_SCHEMAS
 
 log = structlog.get_logger("aiflow.gateway")
 
-SCHEMAS: dict[str, type[BaseModel]] = OUTPUT_SCHEMAS
 REASK_LIMIT = 1  # one corrective call; after that the next model tier is cheaper than more
 PARTIAL_CHARS = 2000  # of an unusable answer kept for the reviewer
 # A batch's payload must stay under the server's 2 MiB limit; bodies over the intake cap
@@ -149,8 +147,8 @@ class ModelGateway:
         self.breakers = breakers
         self.alert_webhook = alert_webhook
         self.providers = providers
-        # aiflow's own outputs, and those of the workflows a deployment adds
-        self.schemas = {**SCHEMAS, **(schemas or {})}
+        # every registered workflow's outputs by name (WorkflowSpec.output_schemas)
+        self.schemas = dict(schemas or {})
         self.catalog = catalog
         self.prompts = prompts
         self.store = store

@@ -24,7 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from contracts import RunState, Stage
 from settings import Settings
-from starter.submit import ticket_handle
+from starter.runs import ticket_handle
 from starter.tables import table
 from starter.terminal import safe_text
 from worker import connect

@@ -22,7 +22,6 @@ Exit codes (as for `aiflow submit`):
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
 from temporalio.client import Client
@@ -32,17 +31,19 @@ from temporalio.service import RPCError
 from contracts.limits import over_limits
 from settings import Settings
 from starter.runs import (
+    TRIAGE,
     EarlierRun,
     connect_cli,
     earlier_run,
     load_settings,
-    start_run,
+    start,
     started_input,
     ticket_handle,
     ticket_id_problem,
+    ticket_item,
     unreachable,
 )
-from starter.terminal import EXIT_INVALID, CliError, error, safe_text, say, stdout_closed
+from starter.terminal import EXIT_INVALID, CliError, error, run_main, safe_text, say
 
 PROG = "aiflow retry"
 
@@ -59,7 +60,9 @@ async def retry(client: Client, settings: Settings, ticket_id: str) -> tuple[boo
     if over := over_limits(inp.ticket):  # an input older releases let through
         return False, "; ".join(message for _, message in over)
     try:
-        new = await start_run(client, settings, inp.ticket, earlier.reuse_policy)
+        new = await start(
+            client, settings, TRIAGE, ticket_item("", inp.ticket), earlier.reuse_policy
+        )
     except WorkflowAlreadyStartedError:  # started again meanwhile, by someone else
         return False, _why_not(await earlier_run(handle))
     return True, f"{new.id} (earlier run {earlier.how})"
@@ -113,10 +116,7 @@ async def amain(
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        return asyncio.run(amain(argv))
-    except BrokenPipeError:
-        return stdout_closed()
+    return run_main(amain, argv)
 
 
 if __name__ == "__main__":

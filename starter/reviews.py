@@ -31,7 +31,7 @@ from contracts import (
     ReviewRequest,
     TriageResult,
 )
-from starter.submit import ticket_handle
+from starter.runs import ticket_handle
 from workflows.triage import TriageWorkflow
 
 PENDING_QUERY = (  # ticket reviews; other workflows' are field reviews (field_reviews.py)

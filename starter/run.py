@@ -2,7 +2,7 @@
 
 aiflow run documents invoice.pdf mail.eml scans/   # files, or directories of them
 aiflow run content briefs.jsonl --wait             # wait until each is done or in review
-aiflow run tickets tickets.jsonl                   # the same as `aiflow submit`
+aiflow run tickets tickets.jsonl                   # the runs `aiflow submit` starts
 
 `aiflow workflows` lists the names. Each item gets one line: WHERE, KEY, what happened,
 the workflow id or the reason: started | rerun | not started | already submitted
@@ -25,24 +25,26 @@ import asyncio
 import sys
 from pathlib import Path
 
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.client import (
+    Client,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+)
 from temporalio.service import RPCError
 
 from activities.store import Store
 from settings import Settings
-from starter import submit
-from starter.items import ItemToStart, reader_of, workflow_id
-from starter.runs import EarlierRun, connect_cli, earlier_run, load_settings, unreachable
+from starter.items import ItemToStart, reader_of
+from starter.runs import EarlierRun, connect_cli, load_settings, start_once, unreachable
 from starter.terminal import (
     EXIT_FAILED_BEFORE,
     EXIT_INVALID,
     CliError,
     error,
+    run_main,
     safe_text,
     say,
-    stdout_closed,
 )
 from worker import workflow_specs
 from workflows.registry import WorkflowSpec
@@ -53,37 +55,28 @@ REVIEW_QUERY = "field_review"  # every workflow built on workflows/field_review.
 
 async def start_item(
     client: Client, settings: Settings, spec: WorkflowSpec, item: ItemToStart, rerun: bool
-) -> tuple[str, WorkflowHandle | None, EarlierRun | None]:
-    """Start one checked item: (note, its run's handle, how an earlier run stands)."""
-    assert item.key is not None and item.input is not None
-    wf_id = workflow_id(spec, item.key)
+) -> tuple[str, WorkflowHandle, EarlierRun | None]:
+    """Start one checked item: (note, its run's handle, how an earlier run stood)."""
+    s = await start_once(client, settings, spec, item, rerun)
+    if s.new:
+        return ("rerun" if s.earlier else "started"), s.handle, s.earlier
+    e = s.earlier
+    if e is None or e.running:
+        return "already submitted (running)", s.handle, e
+    if e.failed:
+        return "already submitted (failed: rerun it with --rerun)", s.handle, e
+    return f"already submitted (finished: {e.outcome or e.how})", s.handle, e
 
-    async def start(reuse: WorkflowIDReusePolicy) -> WorkflowHandle:
-        return await client.start_workflow(
-            spec.workflow.run,
-            item.input,
-            id=wf_id,
-            task_queue=settings.orchestration_queue,
-            id_reuse_policy=reuse,
-            static_summary=item.summary or None,
-        )
 
+async def waiting_for(handle: WorkflowHandle) -> str | None:
+    """What a person must check in the run (fields in doubt, or review reasons), or None
+    while it needs no one."""
     try:
-        return "started", await start(WorkflowIDReusePolicy.REJECT_DUPLICATE), None
-    except WorkflowAlreadyStartedError:
-        pass
-    handle = client.get_workflow_handle(wf_id)
-    earlier = await earlier_run(handle)
-    if rerun and earlier is not None and earlier.failed:
-        try:
-            return "rerun", await start(earlier.reuse_policy), earlier
-        except WorkflowAlreadyStartedError:  # started again meanwhile, by someone else
-            earlier = await earlier_run(handle)
-    if earlier is None or earlier.running:
-        return "already submitted (running)", handle, earlier
-    if earlier.failed:
-        return "already submitted (failed: rerun it with --rerun)", handle, earlier
-    return f"already submitted (finished: {earlier.outcome or earlier.how})", handle, earlier
+        pending = await handle.query(REVIEW_QUERY, result_type=dict)
+        return ",".join(sorted(pending["in_doubt"])) if pending else None
+    except WorkflowQueryFailedError:  # a workflow with its own review (tickets): its status
+        state = await handle.query("status", result_type=dict)
+        return ",".join(state.get("review_reasons") or []) if state.get("needs_review") else None
 
 
 async def settled(handle: WorkflowHandle, poll: float = 0.5) -> str:
@@ -97,9 +90,8 @@ async def settled(handle: WorkflowHandle, poll: float = 0.5) -> str:
                 value = result.result()  # a result model, or a dict from an untyped handle
                 found = value.get("outcome") if isinstance(value, dict) else value.outcome
                 return str(getattr(found, "value", found))
-            pending = await handle.query(REVIEW_QUERY)
-            if pending:
-                return "awaiting review: " + ",".join(sorted(pending.get("in_doubt", {})))
+            if (why := await waiting_for(handle)) is not None:
+                return "awaiting review: " + why
     except WorkflowFailureError:
         return "failed: rerun it with --rerun"
     finally:
@@ -167,11 +159,6 @@ async def amain(
         if spec is None:
             known = ", ".join(s.name for s in specs)
             raise CliError(f"unknown workflow {safe_text(args.workflow)!r} (known: {known})")
-        if spec.name == "tickets":  # one code path for tickets: aiflow submit's
-            if len(args.files) != 1:
-                raise CliError("tickets: give one file (as aiflow submit takes)")
-            flags = [f for f, on in (("--wait", args.wait), ("--rerun", args.rerun)) if on]
-            return await submit.amain([*flags, str(args.files[0])], client, settings)
         return await run(args, spec, client or await connect_cli(settings), settings)
     except CliError as err:
         error(PROG, str(err))
@@ -179,10 +166,7 @@ async def amain(
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        return asyncio.run(amain(argv))
-    except BrokenPipeError:
-        return stdout_closed()
+    return run_main(amain, argv)
 
 
 if __name__ == "__main__":

@@ -9,14 +9,17 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts import Outcome, Ticket, TriageInput
 from contracts.limits import FIELD_CHARS, TICKET_ID_RE, TICKET_ID_RULE
 from settings import Settings
+from starter.items import ItemToStart, printable
 from starter.items import workflow_id as item_workflow_id
 from starter.terminal import CliError, safe_text
 from worker import DEFAULT_ADDRESS, configured_address, connect
+from workflows.registry import WorkflowSpec
 from workflows.triage import SPEC as TRIAGE
 from workflows.triage import TriageWorkflow
 
@@ -107,28 +110,63 @@ async def started_input(client: Client, workflow_id: str, run_id: str) -> Triage
     raise LookupError(f"{workflow_id} run {run_id} has no history")
 
 
-async def start_run(
+async def start(
     client: Client,
     settings: Settings,
-    ticket: Ticket,
+    spec: WorkflowSpec,
+    item: ItemToStart,
     reuse: WorkflowIDReusePolicy = WorkflowIDReusePolicy.REJECT_DUPLICATE,
 ) -> WorkflowHandle:
-    """Start the triage run of `ticket`. A running run of the same id always refuses it
-    (WorkflowAlreadyStartedError): no ticket is processed twice at once."""
+    """Start the run of one checked item. A running run of the same id always refuses it
+    (WorkflowAlreadyStartedError): no item is processed twice at once."""
+    assert item.key is not None and item.input is not None
     return await client.start_workflow(
-        TriageWorkflow.run,
-        TriageInput(ticket=ticket),
-        id=workflow_id_for(ticket.ticket_id),
+        spec.workflow.run,
+        item.input,
+        id=item_workflow_id(spec, item.key),
         task_queue=settings.orchestration_queue,
         id_reuse_policy=reuse,
-        static_summary=f"Ticket {_printable(ticket.ticket_id, 64)}: "
-        f"{_printable(ticket.subject, 80)}",
+        static_summary=item.summary or None,
     )
 
 
-def _printable(text: str | None, limit: int) -> str:
-    clean = "".join(ch if ch.isprintable() else " " for ch in (text or "")[: limit * 4])
-    return " ".join(clean.split())[:limit]
+@dataclass(frozen=True)
+class Started:
+    """What starting an item once did: `handle` is its run (new, or the earlier one)."""
+
+    handle: WorkflowHandle
+    new: bool  # a run was started by this call
+    earlier: EarlierRun | None = None  # how the id's latest run stood, if there was one
+
+
+async def start_once(
+    client: Client, settings: Settings, spec: WorkflowSpec, item: ItemToStart, rerun: bool
+) -> Started:
+    """Start the item unless a run of its id exists; `rerun`: also when that run failed
+    (with the narrowest id-reuse policy that allows it)."""
+    try:
+        return Started(await start(client, settings, spec, item), new=True)
+    except WorkflowAlreadyStartedError:
+        pass
+    handle = client.get_workflow_handle_for(spec.workflow.run, item_workflow_id(spec, item.key))
+    earlier = await earlier_run(handle)
+    if rerun and earlier is not None and earlier.failed:
+        try:
+            new = await start(client, settings, spec, item, earlier.reuse_policy)
+            return Started(new, new=True, earlier=earlier)
+        except WorkflowAlreadyStartedError:  # started again meanwhile, by someone else
+            earlier = await earlier_run(handle)
+    return Started(handle, new=False, earlier=earlier)
+
+
+def ticket_item(where: str, ticket: Ticket) -> ItemToStart:
+    """A checked ticket as an item of the triage workflow."""
+    return ItemToStart(
+        where,
+        ticket.ticket_id,
+        TriageInput(ticket=ticket),
+        summary=f"Ticket {printable(ticket.ticket_id, 64)}: {printable(ticket.subject)}",
+    )
 
 
 def ticket_id_problem(ticket_id: str) -> str | None:

@@ -21,7 +21,7 @@ from temporalio.service import RPCError
 
 from settings import Settings
 from starter.field_reviews import is_field_run
-from starter.submit import ticket_handle
+from starter.runs import ticket_handle
 from worker import connect, workflow_specs
 from workflows.triage import TriageWorkflow
 

@@ -33,22 +33,21 @@ from pathlib import Path
 
 from pydantic import ValidationError
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from activities.store import Store
-from contracts import RunState, Stage, Ticket, TriageInput, TriageResult
+from contracts import RunState, Stage, Ticket, TriageResult
 from contracts.limits import over_limits
 from settings import Settings
-from starter.items import ItemToStart, printable
+from starter.items import ItemToStart
 from starter.runs import (
+    TRIAGE,
     EarlierRun,
     connect_cli,
-    earlier_run,
     load_settings,
-    start_run,
-    ticket_handle,
+    start_once,
     ticket_id_problem,
+    ticket_item,
     unreachable,
     workflow_id_for,  # noqa: F401  (the other commands import it from here)
 )
@@ -57,9 +56,9 @@ from starter.terminal import (
     EXIT_INVALID,
     CliError,
     error,
+    run_main,
     safe_text,
     say,
-    stdout_closed,
 )
 from starter.ticket_file import iter_tickets, read_tickets  # noqa: F401  (for demo)
 from workflows.triage import TriageWorkflow
@@ -85,19 +84,16 @@ def offload_large_body(ticket: Ticket, store: Store, max_chars: int) -> Ticket:
 
 
 def ticket_items(path: Path, store: Store, settings: Settings) -> Iterator[ItemToStart]:
-    """`aiflow run tickets FILE`: the file's tickets, checked as `aiflow submit` checks them."""
+    """`aiflow run tickets FILE`: the file's tickets, checked as `aiflow submit` checks them
+    (a file that cannot be read as tickets starts nothing)."""
+    for _ in iter_tickets(path):
+        pass
     for where, raw in iter_tickets(path):
         ticket, problem = check_ticket(raw)
         if ticket is None:
             yield ItemToStart(where, error=problem)
             continue
-        ticket = offload_large_body(ticket, store, settings.max_body_chars)
-        yield ItemToStart(
-            where,
-            ticket.ticket_id,
-            TriageInput(ticket=ticket),
-            summary=f"Ticket {printable(ticket.ticket_id, 64)}: {printable(ticket.subject)}",
-        )
+        yield ticket_item(where, offload_large_body(ticket, store, settings.max_body_chars))
 
 
 def check_ticket(raw: dict, *, strict_id: bool = True) -> tuple[Ticket | None, str | None]:
@@ -174,19 +170,10 @@ async def submit(
     if ticket is None:
         return Submitted(shown if isinstance(shown, str) else "?", None, error=problem)
     ticket = offload_large_body(ticket, store, settings.max_body_chars)
-    try:
-        return Submitted(ticket.ticket_id, await start_run(client, settings, ticket))
-    except WorkflowAlreadyStartedError:
-        pass
-    handle = ticket_handle(client, ticket.ticket_id)
-    earlier = await earlier_run(handle)
-    if rerun and earlier is not None and earlier.failed:
-        try:
-            new = await start_run(client, settings, ticket, earlier.reuse_policy)
-            return Submitted(ticket.ticket_id, new, rerun_of=earlier)
-        except WorkflowAlreadyStartedError:  # started again meanwhile, by someone else
-            earlier = await earlier_run(handle)
-    return Submitted(ticket.ticket_id, handle, duplicate=True, earlier=earlier)
+    s = await start_once(client, settings, TRIAGE, ticket_item("", ticket), rerun)
+    if s.new:
+        return Submitted(ticket.ticket_id, s.handle, rerun_of=s.earlier)
+    return Submitted(ticket.ticket_id, s.handle, duplicate=True, earlier=s.earlier)
 
 
 async def wait_settled(handle: WorkflowHandle, poll: float = 0.5) -> TriageResult | RunState:
@@ -288,10 +275,7 @@ async def amain(
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        return asyncio.run(amain(argv))
-    except BrokenPipeError:
-        return stdout_closed()
+    return run_main(amain, argv)
 
 
 if __name__ == "__main__":

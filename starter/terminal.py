@@ -3,8 +3,10 @@ one line on stderr, and a quiet end when stdout is a closed pipe (`| head`)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
+from collections.abc import Awaitable, Callable
 
 SHOWN_CHARS = 80  # of an untrusted value: enough to recognise it, never a screenful
 
@@ -45,6 +47,14 @@ def say(line: str) -> None:
 
 def error(prog: str, message: str) -> None:
     print(f"{prog}: {message}", file=sys.stderr, flush=True)
+
+
+def run_main(amain: Callable[[list[str] | None], Awaitable[int]], argv: list[str] | None) -> int:
+    """A command's `main`: run its `amain`, and end quietly when stdout is a closed pipe."""
+    try:
+        return asyncio.run(amain(argv))
+    except BrokenPipeError:
+        return stdout_closed()
 
 
 def stdout_closed() -> int:

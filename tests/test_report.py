@@ -17,7 +17,7 @@ from starter import demo, report
 from starter import review as review_cli
 from starter.report_html import charts, render_html
 from starter.report_tables import render_text, sections
-from starter.submit import ticket_handle
+from starter.runs import ticket_handle
 from tests.conftest import ROOT, make_settings, running_worker
 from tests.report_data import CODE, MIXED, RESOLVED, call, lat, rec, save, save_mixed
 from tests.test_processes import aiflow, base_env

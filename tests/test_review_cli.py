@@ -12,7 +12,7 @@ import pytest
 
 from contracts import Outcome
 from starter import review as review_cli
-from starter.submit import workflow_id_for
+from starter.runs import workflow_id_for
 from tests.conftest import ROOT, _binary, running_worker
 from tests.test_review_workflow import VIP, open_review
 from tests.test_triage_workflow import start, ticket, wait_for_review

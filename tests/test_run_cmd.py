@@ -4,6 +4,7 @@ idempotent by business key, with the exit codes of `aiflow submit`."""
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 
 import pytest
@@ -53,3 +54,22 @@ async def test_an_unknown_workflow_is_one_line(env, settings, capsys):
         [],
         "aiflow run: unknown workflow 'nope' (known: tickets, documents, content)\n",
     )
+
+
+async def test_tickets_run_as_submit_checks_them_and_wait_for_their_review(env, settings, capsys):
+    from tests.conftest import running_worker
+    from tests.test_triage_workflow import ticket
+
+    vip = ticket(customer_tier="vip")  # rule vip-enterprise: always reviewed
+    path = settings.state_dir.parent / "t.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(vip) + "\n" + json.dumps({"subject": "no id"}) + "\n")
+    tid = vip["ticket_id"]
+    async with running_worker(env.client, settings):
+        code, out, err = await aiflow_run(env, settings, capsys, "tickets", str(path), "--wait")
+        await env.client.get_workflow_handle(f"ticket-{tid}").terminate("test done")
+    assert (code, err) == (1, "")
+    assert out == [
+        f"line 1\t{tid}\tstarted\tticket-{tid}\tawaiting review: rule:vip-enterprise",
+        "line 2\t-\tnot started\tticket_id is missing",
+    ]

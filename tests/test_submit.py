@@ -18,7 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from contracts import Outcome
 from contracts.limits import MAX_LINE_BYTES, TICKET_ID_RULE
 from starter import submit
-from starter.submit import workflow_id_for
+from starter.runs import workflow_id_for
 from starter.terminal import CliError, safe_text
 from starter.ticket_file import iter_tickets
 from tests.conftest import ROOT, running_worker

@@ -375,4 +375,5 @@ SPEC = WorkflowSpec(
     input_help="a .json ticket (or list) or a .jsonl file of tickets",
     reader="starter.submit:ticket_items",
     step_models={"classify": "offline-classify", "draft": "offline-draft"},
+    output_schemas={"Classification": Classification, "Draft": Draft},
 )
