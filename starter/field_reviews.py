@@ -115,17 +115,22 @@ async def decide(
         raise NoSuchReview(f"{workflow_id}: {err.message}") from None
 
 
+def parse_value(raw: str) -> object:
+    """A reviewer's value: JSON when it parses (numbers, lists, null), else the text."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
 def parse_corrections(pairs: list[str]) -> dict:
-    """`--set FIELD=VALUE` pairs: VALUE as JSON when it parses (numbers, lists), else text."""
+    """`--set FIELD=VALUE` pairs, each VALUE read by `parse_value`."""
     out = {}
     for pair in pairs:
         name, sep, raw = pair.partition("=")
         if not sep or not name:
             raise ValueError(f"--set {safe_text(pair)}: give FIELD=VALUE")
-        try:
-            out[name] = json.loads(raw)
-        except json.JSONDecodeError:
-            out[name] = raw
+        out[name] = parse_value(raw)
     return out
 
 

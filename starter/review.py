@@ -192,15 +192,8 @@ async def amain(
             print(f"{decision.action.value} signalled to ticket {safe_text(args.ticket_id)}")
             return 0
         receipt = await reviews.decide(client, args.ticket_id, decision)
-    except ValidationError as err:
-        print(f"aiflow review: invalid decision: {err.errors()[0]['msg']}", file=sys.stderr)
-        return 2
-    except (reviews.NoSuchReview, reviews.NoWorker) as err:
-        print(f"aiflow review: {err}", file=sys.stderr)
-        return 1
-    except reviews.ReviewRefused as err:
-        print(f"aiflow review: refused: {err}", file=sys.stderr)
-        return 3
+    except DECISION_ERRORS as err:
+        return decision_failed(err)
     done = "already applied" if receipt.duplicate else "applied"
     print(
         f"{receipt.action.value} {done}: ticket {safe_text(args.ticket_id)}, "
@@ -208,6 +201,23 @@ async def amain(
         f"now v{receipt.version}, decision {receipt.decision_id}"
     )
     return 0
+
+
+DECISION_ERRORS = (ValueError, reviews.NoSuchReview, reviews.NoWorker, reviews.ReviewRefused)
+
+
+def decision_failed(err: Exception) -> int:
+    """One line on stderr for a decision that was not applied, and its exit code: 2 an
+    invalid decision, 1 no such review or no worker, 3 the run refused it."""
+    if isinstance(err, reviews.ReviewRefused):
+        print(f"aiflow review: refused: {err}", file=sys.stderr)
+        return 3
+    if isinstance(err, reviews.NoSuchReview | reviews.NoWorker):
+        print(f"aiflow review: {err}", file=sys.stderr)
+        return 1
+    message = err.errors()[0]["msg"] if isinstance(err, ValidationError) else str(err)
+    print(f"aiflow review: invalid decision: {message}", file=sys.stderr)
+    return 2
 
 
 FIELD_ACTIONS = {
@@ -236,16 +246,8 @@ async def field_command(client: Client, args: argparse.Namespace) -> int:
             note=args.note,
         )
         await field_reviews.decide(client, run_id, decision)
-    except (ValueError, ValidationError) as err:
-        message = err.errors()[0]["msg"] if isinstance(err, ValidationError) else str(err)
-        print(f"aiflow review: invalid decision: {message}", file=sys.stderr)
-        return 2
-    except (reviews.NoSuchReview, reviews.NoWorker) as err:
-        print(f"aiflow review: {err}", file=sys.stderr)
-        return 1
-    except reviews.ReviewRefused as err:
-        print(f"aiflow review: refused: {err}", file=sys.stderr)
-        return 3
+    except DECISION_ERRORS as err:
+        return decision_failed(err)
     print(f"{decision.action.value} applied: run {safe_text(run_id)}")
     return 0
 

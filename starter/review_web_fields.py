@@ -31,7 +31,7 @@ def changed(proposed: dict[str, Any], form: dict[str, str]) -> dict[str, Any]:
         sent = form.get(f"field:{name}")
         if sent is None or sent == shown(value):
             continue
-        out |= field_reviews.parse_corrections([f"{name}={sent}"])
+        out[name] = field_reviews.parse_value(sent)
     return out
 
 

@@ -126,3 +126,21 @@ async def test_canary_secrets_never_reach_a_worker_processs_logs(env, tmp_path):
         classify_step.output_tokens,
         classify_step.cost_usd,
     )
+
+
+def test_the_default_handler_writes_to_stderr_as_it_is_at_each_event(monkeypatch):
+    """A process that swaps sys.stderr (as a test capturing output does) must not log into
+    the stream it had when logging was configured, which may be closed by then."""
+    import io
+    import logging
+    import sys
+
+    from activities.logs import configure_logging
+
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    configure_logging("INFO", "json")
+    first.close()
+    monkeypatch.setattr(sys, "stderr", second)
+    logging.getLogger("aiflow.test").info("after the swap")
+    assert '"event": "after the swap"' in second.getvalue()
