@@ -22,6 +22,7 @@ from contracts.items import FieldDecision, FieldReviewRequest
 from starter.reviews import NoSuchReview, NoWorker, ReviewRefused
 from starter.tables import ago, side_by_side, table
 from starter.terminal import safe_text
+from workflows.field_review import FieldReviewHandlers
 from workflows.registry import WorkflowSpec
 
 QUERY = "field_review"
@@ -37,9 +38,14 @@ class FieldReview:
     request: FieldReviewRequest
 
 
+def field_specs(specs: list[WorkflowSpec]) -> list[WorkflowSpec]:
+    """The workflows built on the field review gate (they answer its query and update)."""
+    return [s for s in specs if issubclass(s.workflow, FieldReviewHandlers)]
+
+
 def is_field_run(workflow_id: str, specs: list[WorkflowSpec]) -> WorkflowSpec | None:
-    """The spec of a workflow id that is not a ticket's (tickets have their own review)."""
-    found = [s for s in specs if s.name != "tickets" and workflow_id.startswith(s.id_prefix)]
+    """The spec of a workflow id whose workflow has field reviews (tickets have their own)."""
+    found = [s for s in field_specs(specs) if workflow_id.startswith(s.id_prefix)]
     return max(found, key=lambda s: len(s.id_prefix), default=None)
 
 
@@ -48,7 +54,7 @@ async def pending(
 ) -> tuple[list[FieldReview], int]:
     """Every pending field review of these workflows (oldest first) and how many listed
     runs did not answer their query (no worker)."""
-    kinds = [s for s in specs if s.name != "tickets"]
+    kinds = field_specs(specs)
     if not kinds:
         return [], 0
     types = ", ".join(f"'{s.type_name}'" for s in kinds)
