@@ -29,9 +29,10 @@ from temporalio.testing import WorkflowEnvironment
 from activities.store import Store
 from contracts.generation import GenerationInput, GenerationResult
 from contracts.items import FieldAction, FieldDecision
+from deployment import configure_logging
 from settings import ROOT, Settings
 from starter.devserver import temporal_binary
-from worker import configure_logging, run_workers
+from worker import run_workers
 from workflows.generation import GenerationWorkflow
 from workflows.search_attributes import ALL_KEYS
 

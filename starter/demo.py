@@ -20,12 +20,13 @@ from temporalio.client import Client, WorkflowFailureError
 
 from activities.store import Store
 from contracts import RunState, TriageResult
+from deployment import configure_logging, configured_address, connect, workflow_specs
 from settings import Settings
 from starter import devserver
 from starter.demo_items import run_demo
 from starter.submit import Submitted, read_tickets, submit, wait_settled
 from starter.terminal import safe_text
-from worker import configure_logging, configured_address, connect, run_workers, workflow_specs
+from worker import run_workers
 
 HEADER = (
     f"{'ticket':<10} {'outcome':<16} {'route':<19} {'category':<10} {'conf':>5} "

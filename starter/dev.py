@@ -13,9 +13,10 @@ import sys
 
 from temporalio.service import RPCError
 
+from deployment import configure_logging
 from settings import Settings
 from starter import devserver
-from worker import configure_logging, run_workers
+from worker import run_workers
 
 
 def parser() -> argparse.ArgumentParser:

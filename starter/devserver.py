@@ -113,7 +113,7 @@ def start(settings: Settings, *, detach: bool, wait_seconds: float = 60.0) -> su
 async def connect_when_ready(settings: Settings, wait_seconds: float = 30.0):
     """A client of the embedded dev server once its frontend is healthy: its port opens
     before it serves ("Frontend is not healthy yet"), longer on a loaded machine."""
-    from worker import connect  # the one client configuration (data converter)
+    from deployment import connect  # the one client configuration (data converter)
 
     deadline = time.monotonic() + wait_seconds
     while True:

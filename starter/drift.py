@@ -33,9 +33,9 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts import DriftInput, DriftReport
+from deployment import connect
 from settings import Settings
 from starter.tables import table
-from worker import connect
 from workflows.drift import DriftWorkflow
 
 SCHEDULE_ID = "aiflow-drift"

@@ -30,9 +30,9 @@ from activities.prompts import PromptError, PromptLibrary
 from activities.review_store import CorrectionRow, ReviewRow
 from activities.store import StepRow, Store, open_store
 from contracts import PromptRef, ReviewRequest
+from deployment import prompt_library
 from settings import Settings
 from starter.field_feedback import field_corrections, field_summary
-from worker import prompt_library
 
 NO_CATEGORY = "(none)"  # the group of decisions whose run proposed no category
 

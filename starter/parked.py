@@ -23,11 +23,11 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts import RunState, Stage
+from deployment import connect
 from settings import Settings
 from starter.runs import ticket_handle
 from starter.tables import table
 from starter.terminal import safe_text
-from worker import connect
 from workflows.triage import TriageWorkflow
 
 WAITING_QUERY = (

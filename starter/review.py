@@ -33,12 +33,12 @@ from temporalio.client import Client
 from activities.store import open_store
 from contracts import CATEGORIES, PRIORITIES, ReviewAction, ReviewDecision, ReviewRequest
 from contracts.items import FieldAction, FieldDecision
+from deployment import configure_logging, connect, workflow_specs
 from settings import Settings
 from starter import field_reviews, reviews
 from starter.field_reviews import is_field_run
 from starter.tables import ago, side_by_side, table
 from starter.terminal import safe_text
-from worker import configure_logging, connect, workflow_specs
 
 
 def parser() -> argparse.ArgumentParser:

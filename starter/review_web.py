@@ -27,6 +27,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from contracts import CATEGORIES, PRIORITIES, ReviewAction, ReviewDecision
+from deployment import connect, workflow_specs
 from settings import Settings
 from starter import reviews
 from starter.review_auth import (
@@ -40,7 +41,6 @@ from starter.review_auth import (
 )
 from starter.review_web_fields import FieldReviewPages
 from starter.reviews import NoSuchReview, ReviewRefused
-from worker import connect, workflow_specs
 
 log = structlog.get_logger("aiflow.review_web")
 

@@ -34,6 +34,7 @@ from temporalio.client import (
 from temporalio.service import RPCError
 
 from activities.store import Store
+from deployment import workflow_specs
 from settings import Settings
 from starter.items import ItemToStart, reader_of
 from starter.runs import EarlierRun, connect_cli, load_settings, start_once, unreachable
@@ -46,7 +47,6 @@ from starter.terminal import (
     safe_text,
     say,
 )
-from worker import workflow_specs
 from workflows.registry import WorkflowSpec
 
 PROG = "aiflow run"

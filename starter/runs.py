@@ -14,11 +14,11 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from contracts import Outcome, Ticket, TriageInput
 from contracts.limits import FIELD_CHARS, TICKET_ID_RE, TICKET_ID_RULE
+from deployment import DEFAULT_ADDRESS, configured_address, connect
 from settings import Settings
 from starter.items import ItemToStart, printable
 from starter.items import workflow_id as item_workflow_id
 from starter.terminal import CliError, safe_text
-from worker import DEFAULT_ADDRESS, configured_address, connect
 from workflows.registry import WorkflowSpec
 from workflows.triage import SPEC as TRIAGE
 from workflows.triage import TriageWorkflow

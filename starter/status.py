@@ -19,10 +19,10 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError
 
+from deployment import connect, workflow_specs
 from settings import Settings
 from starter.field_reviews import is_field_run
 from starter.runs import ticket_handle
-from worker import connect, workflow_specs
 from workflows.triage import TriageWorkflow
 
 

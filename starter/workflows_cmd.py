@@ -12,7 +12,7 @@ from starter.terminal import CliError, error, stdout_closed
 
 
 def render() -> str:
-    from worker import step_models, workflow_specs  # the worker's own view of them
+    from deployment import step_models, workflow_specs  # the worker's own view of them
 
     settings = load_settings()
     try:

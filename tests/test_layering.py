@@ -8,7 +8,16 @@ import ast
 
 from tests.conftest import ROOT
 
-OURS = ("contracts", "decisions", "workflows", "activities", "starter", "worker", "settings")
+OURS = (
+    "contracts",
+    "decisions",
+    "workflows",
+    "activities",
+    "starter",
+    "worker",
+    "deployment",
+    "settings",
+)
 
 
 def imports(package: str) -> dict[str, set[str]]:
@@ -48,10 +57,27 @@ def test_activities_never_import_workflows_or_starters():
 
 def test_workflows_import_activities_only_passed_through():
     bad = {
-        m: i & {"activities", "starter", "worker", "settings"}
+        m: i & {"activities", "starter", "worker", "deployment", "settings"}
         for m, i in imports("workflows").items()
     }
     assert {m: i for m, i in bad.items() if i} == {}
+
+
+def test_commands_reach_temporal_through_deployment_and_import_the_worker_only_to_run_it():
+    # dev and demo embed a worker; breakers reads the policy the worker builds its breakers with
+    embedding = {m for m, i in imports("starter").items() if "worker" in i}
+    assert embedding == {"starter/breakers.py", "starter/demo.py", "starter/dev.py"}
+
+
+def test_deployment_loads_no_provider_sdk_and_no_gateway():
+    """Every `aiflow` command imports `deployment`: it must stay light."""
+    import subprocess
+    import sys
+
+    heavy = ("openai", "anthropic", "activities.gateway", "activities.store", "worker")
+    code = f"import sys, deployment; print([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert (out.returncode, out.stdout.strip()) == (0, "[]"), out.stderr
 
 
 def test_an_activity_profile_is_typed_and_needs_a_retry_policy_and_a_timeout():
