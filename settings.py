@@ -11,13 +11,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from contracts import MODEL_QUEUE, ORCHESTRATION_QUEUE, DegradationPolicy
+from contracts.cache import CachePolicy
 
 ROOT = Path(__file__).resolve().parent
 FaultKind = Literal["timeout", "rate_limit", "server_error", "malformed", "bad_request"]
+
+
+class CascadeSetting(BaseModel):
+    small: str  # the catalogue alias of the step's small tier
+    min_confidence: float | None = Field(None, ge=0.0, le=1.0)  # under it: escalate
 
 
 class Settings(BaseSettings):
@@ -106,6 +112,16 @@ class Settings(BaseSettings):
     # JSON by step name, "default" for the rest; fields of contracts.DegradationPolicy:
     # {"default": {"outage_window_seconds": 1800}, "draft": {"on_config_error": "review"}}
     degradation: dict[str, DegradationPolicy] = Field(default_factory=dict)
+
+    # --- layered intelligence: the answer cache and the small→large cascade
+    # The cache, as JSON with the fields of contracts.cache.CachePolicy, pinned per run:
+    # {"enabled": false} turns it off; min_similarity left out comes from
+    # data/cache/threshold.json (the STS-B calibration).
+    cache: CachePolicy = Field(default_factory=lambda: CachePolicy(enabled=True))
+    # Each model step's small tier, tried before its chain: {"classify": {"small":
+    # "offline-classify-small", "min_confidence": 0.6}}. Unset: the offline small tiers, for
+    # the steps still on their offline default alias. {} turns the cascade off.
+    cascade: dict[str, CascadeSetting] | None = None
 
     # --- providers: the vendors' standard variables; a provider is on when configured
     openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")

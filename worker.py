@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import signal
 import sys
 from collections.abc import Callable
@@ -33,6 +34,7 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.answer_cache import AnswerCache, CacheActivities
 from activities.breaker import BreakerPolicy, CircuitBreakers
 from activities.catalog import Catalog
 from activities.documents import DocumentActivities
@@ -47,6 +49,7 @@ from activities.telemetry import StoreGauges, prometheus_runtime
 from activities.tracing import Tracing
 from activities.webhook import Webhook
 from contracts import DegradationPolicy
+from contracts.cache import CachePolicy
 from deployment import (
     configure_logging,
     connect,
@@ -181,7 +184,39 @@ def run_policy(settings: Settings, catalog: Catalog, prompts: PromptLibrary) -> 
         review_safe_default=settings.review_safe_default,
         latency_budgets_ms=settings.step_latency_budgets_ms,
         degradation=degradation_for(settings),
+        cache=cache_policy(settings),
+        cascade=cascade_for(settings, catalog),
     )
+
+
+# The offline small tiers, for steps still on their offline default alias (a deployment
+# that names its own models names its own cascade): default alias -> (small, escalate under).
+OFFLINE_CASCADE = {
+    "offline-classify": ("offline-classify-small", 0.6),
+    "offline-draft": ("offline-draft-small", None),
+}
+THRESHOLD_FILE = "cache/threshold.json"  # under the data dir: the STS-B calibration
+
+
+def cache_policy(settings: Settings) -> CachePolicy:
+    """AIFLOW_CACHE, with the similarity threshold from the calibration file unless set."""
+    policy = settings.cache
+    if "min_similarity" in policy.model_fields_set or not (policy.enabled and policy.semantic):
+        return policy
+    path = settings.data_dir / THRESHOLD_FILE
+    calibrated = json.loads(path.read_text())["threshold"]
+    return policy.model_copy(update={"min_similarity": float(calibrated)})
+
+
+def cascade_for(settings: Settings, catalog: Catalog) -> dict[str, tuple[str, float | None]]:
+    """Each model step's small tier: AIFLOW_CASCADE, else the offline small tiers."""
+    if settings.cascade is not None:
+        return {s: (c.small, c.min_confidence) for s, c in settings.cascade.items()}
+    return {
+        step: OFFLINE_CASCADE[alias]
+        for step, alias in step_models(settings).items()
+        if alias in OFFLINE_CASCADE and OFFLINE_CASCADE[alias][0] in catalog.aliases
+    }
 
 
 def degradation_for(settings: Settings) -> dict[str, DegradationPolicy]:
@@ -247,6 +282,7 @@ def build_workers(
             Webhook(webhook.get_secret_value()) if webhook else None,
         )
         documents = DocumentActivities(store)
+        cache = CacheActivities(AnswerCache(store))
         workers.append(
             Worker(
                 client,
@@ -258,6 +294,8 @@ def build_workers(
                     pipeline.persist_item,
                     pipeline.breaker_acquire,
                     pipeline.notify,
+                    cache.cache_lookup,
+                    cache.cache_record,
                     documents.ingest_document,
                     drift.record_features,
                     drift.snapshot,

@@ -21,6 +21,7 @@ from activities.webhook import Webhook
 from contracts import (
     BreakerCheck,
     BreakerVerdict,
+    CascadeStep,
     ConfigInput,
     DegradationPolicy,
     ModelTarget,
@@ -30,6 +31,7 @@ from contracts import (
     RuleSet,
     RunConfig,
 )
+from contracts.cache import CachePolicy
 from contracts.items import ItemRecord
 from decisions.rules import check_rules
 
@@ -60,6 +62,9 @@ class RunPolicy:
     # steps on a workflow's default alias (not set by the operator): a catalogue without
     # that alias leaves the step unresolved (a warning) instead of stopping the worker
     default_steps: frozenset[str] = frozenset()
+    cache: CachePolicy = field(default_factory=CachePolicy)  # off unless the worker says
+    # model step -> (its small tier's alias, the confidence under which it escalates)
+    cascade: dict[str, tuple[str, float | None]] = field(default_factory=dict)
 
 
 def model_chain(policy: RunPolicy, alias: str) -> list[ModelTarget]:
@@ -131,6 +136,15 @@ class PipelineActivities:
                 continue
             self.models[step] = model_chain(policy, alias)
         self.prompt_refs = pinned_prompts(policy)
+        self.cascade = {}
+        for step, (alias, min_confidence) in policy.cascade.items():
+            if step not in self.models:
+                continue
+            if alias not in policy.catalog.aliases:
+                raise ValueError(f"cascade: step {step!r} names unknown alias {alias!r}")
+            self.cascade[step] = CascadeStep(
+                chain=model_chain(policy, alias), min_confidence=min_confidence
+            )
 
     @activity.defn(name="resolve_run_config")
     def resolve_run_config(self, inp: ConfigInput) -> RunConfig:
@@ -158,6 +172,8 @@ class PipelineActivities:
             review_safe_default=p.review_safe_default,
             latency_budgets_ms=p.latency_budgets_ms,
             degradation=p.degradation,
+            cache=p.cache,
+            cascade=self.cascade,
         )
 
     @activity.defn(name="persist_run")

@@ -33,6 +33,7 @@ from contracts.drift import (
 from contracts.models import (
     BreakerCheck,
     BreakerVerdict,
+    CascadeStep,
     DegradationPolicy,
     ModelCall,
     ModelStepInput,
@@ -102,6 +103,7 @@ __all__ = [
     "ModelStepInput",
     "BreakerCheck",
     "BreakerVerdict",
+    "CascadeStep",
     "DegradationPolicy",
     "ModelWait",
     "ModelStepResult",

@@ -118,3 +118,12 @@ class ModelWait(Wire):
 class ModelStepResult(Wire):
     output: dict[str, Any]  # validated against the prompt's output schema
     call: ModelCall
+
+
+class CascadeStep(Wire):
+    """A model step's small tier: tried first; the step escalates to its full chain (the
+    large tier) when the answer's confidence is under `min_confidence`, its output does
+    not validate, or (for drafts) QA fails."""
+
+    chain: list[ModelTarget]
+    min_confidence: float | None = None  # None: the step has no confidence to judge by

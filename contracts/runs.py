@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from contracts.cache import CachePolicy
 from contracts.common import Stage, StepRecord, Wire
-from contracts.models import DegradationPolicy, ModelTarget, PromptRef
+from contracts.models import CascadeStep, DegradationPolicy, ModelTarget, PromptRef
 from contracts.rules import RuleSet
 from contracts.tickets import Correction, ReviewRequest, TriageResult
 
@@ -32,6 +33,9 @@ class RunConfig(Wire):
     latency_budgets_ms: dict[str, float] = Field(default_factory=dict)  # by step; "run"
     # By model step; "default" for the steps not named. Absent (older runs): the defaults.
     degradation: dict[str, DegradationPolicy] = Field(default_factory=dict)
+    # Absent in older runs: no cache, no cascade (their histories replay unchanged).
+    cache: CachePolicy = Field(default_factory=CachePolicy)
+    cascade: dict[str, CascadeStep] = Field(default_factory=dict)  # by step: its small tier
 
     def degradation_for(self, step: str) -> DegradationPolicy:
         return self.degradation.get(step) or self.degradation.get("default") or DegradationPolicy()

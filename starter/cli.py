@@ -19,6 +19,7 @@ COMMANDS = {
     "feedback": ("starter.feedback", "export reviewer corrections: fine-tuning, eval set, rates"),
     "report": ("starter.report", "latency vs budget, cost, calls avoided, reviews, errors"),
     "breakers": ("starter.breakers", "show the shared circuit breakers (or `breakers reset KEY`)"),
+    "cache": ("starter.cache_cmd", "the answer cache: list, show, evict entries; stats"),
     "parked": ("starter.parked", "runs waiting for their models: list, retry now, release"),
     "drift": ("starter.drift", "drift checks: schedule them, run one now, show the latest"),
 }

@@ -20,6 +20,7 @@ from temporalio.client import Client, WorkflowFailureError
 
 from activities.store import Store
 from contracts import RunState, TriageResult
+from contracts.cache import TIERS
 from deployment import configure_logging, configured_address, connect, workflow_specs
 from settings import Settings
 from starter import devserver
@@ -48,6 +49,7 @@ class Row:
     steps: int = 0
     model_calls: int = 0
     note: str = ""
+    tier: str | None = None  # the ladder's tier that settled it (layered config only)
 
     @classmethod
     def of(cls, sub: Submitted, settled: TriageResult | RunState | None) -> Row:
@@ -70,6 +72,7 @@ class Row:
                 len(r.steps),
                 r.model_calls,
                 "; ".join(x for x in (detail, again) if x),
+                next((x.details.get("tier") for x in r.steps if x.step == "finalize"), None),
             )
         s, c = settled, settled.classification
         span = (s.steps[-1].ended_at - s.steps[0].started_at).total_seconds() * 1000
@@ -85,6 +88,7 @@ class Row:
             len(s.steps),
             calls,
             "; ".join(x for x in (",".join(s.review_reasons), again) if x),
+            "human" if any(st.kind == "cache" for st in s.steps) else None,
         )
 
     def __str__(self) -> str:
@@ -137,6 +141,14 @@ def report(rows: list[Row], wall_s: float) -> str:
         f"{without_model} tickets with none; cost ${sum(r.cost_usd for r in rows):.6f} "
         f"(offline model: simulated prices)"
     )
+    tiers = Counter(r.tier for r in rows if r.tier)
+    if tiers:
+        lines.append(
+            "settled by tier: "
+            + ", ".join(f"{t} {tiers[t]}" for t in TIERS)
+            + f" (cache hits {sum(tiers[t] for t in ('exact', 'semantic'))}; "
+            "small: the cheaper model was good enough; human: a reviewer decides)"
+        )
     if with_model:
         lines.append(
             f"latency of runs that called the model: p50 {_pct(with_model, 0.5):.0f} ms, "

@@ -26,6 +26,7 @@ from sqlmodel import Session, select
 
 from activities.review_store import CorrectionRow, ReviewRow
 from activities.store import RunRow, StepRow, Store, open_store
+from contracts.cache import TIERS
 from settings import Settings
 from starter.feedback import rates, since_arg
 from starter.report_tables import render_text, sections
@@ -218,13 +219,71 @@ def avoided(rows: Rows) -> dict[str, Any]:
         layers.append(
             {"layer": layer, "runs": settled, "calls_avoided": round(settled * per_run, 4)}
         )
-    layers.append({"layer": "cache", "runs": 0, "calls_avoided": 0.0, "note": "not built"})
+    hits = [s for s in rows.steps if s.kind == "cache" and s.outcome.startswith("hit:")]
+    layers.append(
+        {
+            "layer": "cache",
+            "runs": len({s.workflow_id for s in hits}),
+            "calls_avoided": float(len(hits)),
+            "note": "one call per step served",
+        }
+    )
     return {
         "model_calls": sum(calls.values()),
         "runs_with_model_calls": len(with_model),
         "calls_per_model_run": round(per_run, 4),
         "layers": layers,
         "calls_avoided": round(sum(g["calls_avoided"] for g in layers), 4),
+    }
+
+
+ANSWERED = {"resolved", "approved", "edited"}  # an answer reached the customer
+
+
+def tiers(rows: Rows) -> dict[str, Any]:
+    """Which tier of the ladder settled the runs (their finalize record says, on the
+    layered config) and their steps: share, cost, cost per answered item, latency."""
+    runs = {r.workflow_id: r for r in rows.runs}
+    final = {
+        s.workflow_id: s.details
+        for s in rows.steps
+        if s.step == "finalize" and "tier" in (s.details or {}) and s.workflow_id in runs
+    }
+    by_tier: dict[str, list[RunRow]] = defaultdict(list)
+    steps: Counter[tuple[str, str]] = Counter()
+    for wf, d in final.items():
+        by_tier[d["tier"]].append(runs[wf])
+        steps.update((step, t) for step, t in (d.get("settled") or {}).items())
+    latency_of = {wf: d.get("decision_latency_ms") for wf, d in final.items()}
+    n = len(final)
+    out = []
+    for tier in TIERS:
+        group = by_tier.get(tier, [])
+        if not group:
+            continue
+        cost_ = sum(r.cost_usd for r in group)
+        answered = sum(1 for r in group if outcome_of(r) in ANSWERED)
+        lat = [latency_of[r.workflow_id] for r in group if latency_of[r.workflow_id] is not None]
+        out.append(
+            {
+                "tier": tier,
+                "runs": len(group),
+                "share": round(len(group) / n, 4),
+                "cost_usd": usd(cost_),
+                "cost_per_answered_usd": usd(cost_ / answered) if answered else None,
+                "p50_ms": percentile(lat, 50),
+            }
+        )
+    all_answered = sum(1 for wf in final if outcome_of(runs[wf]) in ANSWERED)
+    total = sum(runs[wf].cost_usd for wf in final)
+    return {
+        "runs": n,
+        "by_tier": out,
+        "steps": [
+            {"step": step, "tier": t, "steps": c}
+            for (step, t), c in sorted(steps.items(), key=lambda x: (x[0][0], TIERS.index(x[0][1])))
+        ],
+        "cost_per_answered_usd": usd(total / all_answered) if all_answered else None,
     }
 
 
@@ -279,6 +338,7 @@ def build(rows: Rows, budgets: dict[str, float], since: datetime | None = None) 
         "latency": latency(rows, budgets),
         "cost": cost(rows),
         "avoided": avoided(rows),
+        "tiers": tiers(rows),
         "reviews": reviews(rows),
         "problems": problems(rows),
     }

@@ -174,10 +174,34 @@ def review_chart(report: dict) -> Figure:
     return fig
 
 
+def tier_chart(report: dict) -> Figure:
+    t = report["tiers"]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    groups = t["by_tier"]
+    hbars(
+        axes[0],
+        [g["tier"] for g in groups],
+        [100 * g["share"] for g in groups],
+        "runs, %",
+        "{:.1f}",
+    )
+    hbars(
+        axes[1],
+        [g["tier"] for g in groups],
+        [g["cost_per_answered_usd"] or 0.0 for g in groups],
+        "cost per answered item",
+        "${:.6f}",
+    )
+    fig.suptitle(f"Tiers of the ladder ({t['runs']} runs)")
+    fig.tight_layout()
+    return fig
+
+
 CHARTS = [
     ("Latency against budget", latency_chart),
     ("Cost", cost_chart),
     ("Outcomes and model calls avoided", outcome_chart),
+    ("Tiers of the ladder", tier_chart),
     ("Reviews and overrides", review_chart),
 ]
 

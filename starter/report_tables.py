@@ -95,6 +95,27 @@ def sections(r: dict) -> list[tuple[str, list[str], list[list[str]]]]:
             + [["all", "", f"{a['calls_avoided']:.2f}", f"{a['model_calls']} calls made"]],
         ),
         (
+            f"Tiers of the ladder ({r['tiers']['runs']} runs on it; cost per answered item "
+            f"{_usd(r['tiers']['cost_per_answered_usd'])})",
+            ["tier", "runs", "share", "cost", "cost per answered", "p50 ms"],
+            [
+                [
+                    g["tier"],
+                    str(g["runs"]),
+                    _pct(g["share"]),
+                    _usd(g["cost_usd"]),
+                    _usd(g["cost_per_answered_usd"]),
+                    _ms(g["p50_ms"]),
+                ]
+                for g in r["tiers"]["by_tier"]
+            ],
+        ),
+        (
+            "Steps settled, by tier",
+            ["step", "tier", "steps"],
+            [[g["step"], g["tier"], str(g["steps"])] for g in r["tiers"]["steps"]],
+        ),
+        (
             "Reviews (override = edit or reject)",
             [
                 "runs",

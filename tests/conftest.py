@@ -105,6 +105,10 @@ def make_settings(tmp_path: Path, **overrides) -> Settings:
         "model_queue": f"models-{tag}",
         "search_attributes": "verify",
         "shutdown_grace_seconds": 5,
+        # the ladder's tiers off: a test of another feature sees the plain pipeline; the
+        # cache and cascade tests (test_ladder_*.py) turn them on
+        "cache": {"enabled": False},
+        "cascade": {},
     }
     return Settings(_env_file=None, **(values | overrides))
 

@@ -344,10 +344,16 @@ MIXED = {
         "layers": [
             {"layer": "intake", "runs": 1, "calls_avoided": 2.2},
             {"layer": "rules", "runs": 1, "calls_avoided": 2.2},
-            {"layer": "cache", "runs": 0, "calls_avoided": 0.0, "note": "not built"},
+            {"layer": "cache", "runs": 0, "calls_avoided": 0.0, "note": "one call per step served"},
         ],
         "calls_avoided": 4.4,
     },
+    "tiers": {
+        "runs": 0,
+        "by_tier": [],
+        "steps": [],
+        "cost_per_answered_usd": None,
+    },  # none of these runs was on the layered config
     "reviews": {
         "runs": 8,
         "reviewed_runs": 4,

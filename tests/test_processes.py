@@ -49,6 +49,7 @@ COMMANDS = [
     "feedback",
     "report",
     "breakers",
+    "cache",
     "parked",
     "drift",
 ]
@@ -80,6 +81,17 @@ def worker_env(tmp_path: Path, settings: Settings, address: str, **extra: str) -
             "AIFLOW_SEARCH_ATTRIBUTES": settings.search_attributes,
             "AIFLOW_LOG_FORMAT": "json",
             "AIFLOW_SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS),
+            # the ladder as the test's settings have it (make_settings: off)
+            "AIFLOW_CACHE": settings.cache.model_dump_json(exclude_unset=True),
+            **(
+                {
+                    "AIFLOW_CASCADE": json.dumps(
+                        {k: v.model_dump() for k, v in settings.cascade.items()}
+                    )
+                }
+                if settings.cascade is not None
+                else {}
+            ),
             **extra,
         },
     )

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from activities.store import Store
+from contracts import Outcome, ReviewAction, StepRecord
 from starter import demo, report
 from starter import review as review_cli
 from starter.report_html import charts, render_html
@@ -110,6 +111,10 @@ HEADERS = [  # each table's title and header line, as the terminal shows them
     "Model calls avoided (a settled run counts 2.20 calls, the mean of the runs that called"
     " a model)",
     "layer   runs settled  calls avoided  note",
+    "Tiers of the ladder (0 runs on it; cost per answered item -)",
+    "tier  runs  share  cost  cost per answered  p50 ms",
+    "Steps settled, by tier",
+    "step  tier  steps",
     "Reviews (override = edit or reject)",
     "runs  reviewed  review rate  pending  decisions  approve  edit  reject  override rate",
     "Retries and errors",
@@ -132,7 +137,7 @@ async def test_cli_prints_the_tables_and_writes_the_html(tmp_path):
     assert ran.out == f"{expected}\nwrote {html_path}\n"
     blocks = ran.out.split("\n\n")
     assert [line for b in blocks for line in b.splitlines()[:2]] == HEADERS
-    assert html_path.read_text().count(PNG_IMG) == 4
+    assert html_path.read_text().count(PNG_IMG) == 5
 
 
 async def test_html_has_the_charts_and_the_tables(tmp_path):
@@ -143,7 +148,7 @@ async def test_html_has_the_charts_and_the_tables(tmp_path):
     store.close()
     tables = sections(rep)
     page = render_html(rep, tables)
-    assert page.count(PNG_IMG) == 4
+    assert page.count(PNG_IMG) == 5
     assert all(f"<h3>{title}</h3>" in page for title, _, _ in tables)
     assert "<td>p1/m-large</td><td>5</td><td>1</td><td>2420</td><td>960</td>" in page
     write_charts(rep, "report-mixed")
@@ -191,7 +196,7 @@ async def test_demo_runs_report_equals_direct_sql(env, tmp_path, capsys):
     html_path = tmp_path / "demo.html"
     assert report.main(["--json", "--html", str(html_path)], settings=settings) == 0
     got = json.loads(capsys.readouterr().out)
-    assert html_path.read_text().count(PNG_IMG) == 4
+    assert html_path.read_text().count(PNG_IMG) == 5
     write_charts(got, "report-demo")
     (ARTIFACTS / "report-demo.txt").write_text(render_text(got) + "\n")
     with store.engine.connect() as db:
@@ -369,9 +374,17 @@ def expected_from_sql(db, budgets: dict[str, float]) -> dict:
                 {"layer": k, "runs": n, "calls_avoided": round(n * per_run, 4)}
                 for k, n in settled.items()
             ]
-            + [{"layer": "cache", "runs": 0, "calls_avoided": 0.0, "note": "not built"}],
+            + [
+                {
+                    "layer": "cache",
+                    "runs": 0,
+                    "calls_avoided": 0.0,
+                    "note": "one call per step served",
+                }
+            ],
             "calls_avoided": round(sum(round(n * per_run, 4) for n in settled.values()), 4),
         },
+        "tiers": {"runs": 0, "by_tier": [], "steps": [], "cost_per_answered_usd": None},
         "reviews": {
             "runs": n_runs,
             "reviewed_runs": reviewed,
@@ -397,3 +410,95 @@ OK_CALL = "kind = 'model' AND outcome = 'ok'"
 
 def outcomes_of(db) -> dict[str, int]:
     return dict(sql(db, f"SELECT {OUTCOME}, COUNT(*) FROM runs GROUP BY 1 ORDER BY 1"))
+
+
+async def test_tiers_share_cost_per_answered_item_and_latency(store):
+    """Four layered runs: exact (resolved, free), small (resolved), large (resolved), and
+    human (approved); one run of the plain config, which the tiers leave out."""
+    tag, since = uuid.uuid4().hex[:10], datetime.now(UTC)
+
+    def final(tier: str, settled: dict, ms: float) -> StepRecord:
+        details = {"decision_latency_ms": ms, "tier": tier, "settled": settled}
+        return rec(9, "finalize", CODE, 1.0, "resolved", details=details)
+
+    runs = [
+        ("a", [final("exact", {"classify": "exact", "draft": "exact"}, 40.0)], 0.0),
+        (
+            "b",
+            [
+                call(1, "classify", 5, "lite", "offline", 10, 5, 1e-05),
+                final("small", {"classify": "small", "draft": "small"}, 60.0),
+            ],
+            1e-05,
+        ),
+        (
+            "c",
+            [
+                call(1, "classify", 5, "knn", "offline", 10, 5, 4e-05),
+                final("large", {"classify": "small", "draft": "large"}, 80.0),
+            ],
+            4e-05,
+        ),
+    ]
+    for name, steps, _ in runs:
+        save(store, f"{tag}-{name}", steps, RESOLVED, 100.0)
+    save(
+        store,
+        f"{tag}-d",
+        [
+            call(1, "classify", 5, "knn", "offline", 10, 5, 6e-05),
+            final("human", {"classify": "large", "draft": "large"}, 90.0),
+        ],
+        Outcome.APPROVED,
+        100.0,
+        review_status="decided",
+        action=ReviewAction.APPROVE,
+    )
+    save(store, f"{tag}-e", [rec(9, "finalize", CODE, 1.0, "resolved")], RESOLVED, 100.0)
+    got = figures(store, tag, since)["tiers"]
+    assert got == {
+        "runs": 4,
+        "by_tier": [
+            {
+                "tier": "exact",
+                "runs": 1,
+                "share": 0.25,
+                "cost_usd": 0.0,
+                "cost_per_answered_usd": 0.0,
+                "p50_ms": 40.0,
+            },
+            {
+                "tier": "small",
+                "runs": 1,
+                "share": 0.25,
+                "cost_usd": 1e-05,
+                "cost_per_answered_usd": 1e-05,
+                "p50_ms": 60.0,
+            },
+            {
+                "tier": "large",
+                "runs": 1,
+                "share": 0.25,
+                "cost_usd": 4e-05,
+                "cost_per_answered_usd": 4e-05,
+                "p50_ms": 80.0,
+            },
+            {
+                "tier": "human",
+                "runs": 1,
+                "share": 0.25,
+                "cost_usd": 6e-05,
+                "cost_per_answered_usd": 6e-05,
+                "p50_ms": 90.0,
+            },
+        ],
+        "steps": [
+            {"step": "classify", "tier": "exact", "steps": 1},
+            {"step": "classify", "tier": "small", "steps": 2},
+            {"step": "classify", "tier": "large", "steps": 1},
+            {"step": "draft", "tier": "exact", "steps": 1},
+            {"step": "draft", "tier": "small", "steps": 1},
+            {"step": "draft", "tier": "large", "steps": 2},
+        ],
+        "cost_per_answered_usd": 2.75e-05,  # 11e-05 over 4 answered
+    }

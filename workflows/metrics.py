@@ -118,3 +118,17 @@ def model_wait_ended(step: str, reason: str, recovered: bool) -> None:
     workflow.metric_meter().create_counter(
         "aiflow_model_waits_ended", "Model waits ended: recovered, or given up to review"
     ).add(1, {"step": step, "reason": reason, "recovered": str(recovered).lower()})
+
+
+def run_tier(tier: str, settled: dict[str, str], cost_usd: float) -> None:
+    """Which tier of the ladder settled each model step, and the run as a whole."""
+    m = workflow.metric_meter()
+    steps = m.create_counter("aiflow_tier_steps", "Model steps settled, by tier")
+    for step, t in settled.items():
+        steps.add(1, {"step": step, "tier": t})
+    m.create_counter("aiflow_tier_runs", "Runs finished, by their highest tier").add(
+        1, {"tier": tier}
+    )
+    m.create_histogram_float("aiflow_tier_run_cost_usd", "Cost per run, by tier", "usd").record(
+        cost_usd, {"tier": tier}
+    )

@@ -90,6 +90,21 @@ BREAKER_LOCAL_ACTIVITY = ActivityProfile(
     retry_policy=RetryPolicy(maximum_attempts=2, initial_interval=timedelta(milliseconds=200)),
 )
 
+# A cache lookup is a fast-path: if the store (or the embedder) is slow, the model answers
+# instead (a miss), so two quick tries and no more. Writing back what a run learnt is
+# worth a few tries, not a stuck run: the answer is lost to the cache, never to the run.
+CACHE_LOOKUP_LOCAL_ACTIVITY = ActivityProfile(
+    start_to_close_timeout=timedelta(seconds=5),
+    retry_policy=RetryPolicy(maximum_attempts=2, initial_interval=timedelta(milliseconds=200)),
+)
+CACHE_RECORD_LOCAL_ACTIVITY = ActivityProfile(
+    start_to_close_timeout=timedelta(seconds=15),
+    schedule_to_close_timeout=timedelta(seconds=60),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=4
+    ),
+)
+
 # An escalation notice (store row + optional webhook) is worth a few tries, not a stuck
 # run: after about a minute the workflow logs it and goes on; the escalation itself is
 # recorded on the review either way.

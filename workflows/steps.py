@@ -139,6 +139,7 @@ def publish(stage: str, **extra: Any) -> None:
         "route": sa.ROUTE,
         "needs_review": sa.NEEDS_REVIEW,
         "cost_usd": sa.COST_USD,
+        "tier": sa.TIER,
     }
     updates += [keys[name].value_set(value) for name, value in extra.items() if value is not None]
     workflow.upsert_search_attributes(updates)

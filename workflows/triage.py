@@ -29,17 +29,20 @@ from contracts import (
 )
 from decisions.rules import evaluate_rules
 from workflows import metrics
+from workflows.answer_cache import ItemCache, saved_usd
 from workflows.degrade import ModelWaitHandlers, ModelWaits
 from workflows.drift import record_run_features
 from workflows.guard import content_flags
 from workflows.intake import validate_ticket
-from workflows.model_step import ModelStepFailed, RunBudget, run_model_step
+from workflows.ladder import cascade_step, low_confidence, run_tier
+from workflows.model_step import ModelStepFailed, RunBudget
 from workflows.policies import CONFIG_LOCAL_ACTIVITY
 from workflows.qa import check_reply, feedback_lines
 from workflows.registry import WorkflowSpec
 from workflows.review import ReviewGate
 from workflows.review_stage import ReviewStage
 from workflows.steps import StepRecorder, persist, publish
+from workflows.triage_cache import TriageCacheSteps
 
 with workflow.unsafe.imports_passed_through():
     from activities.pipeline import PipelineActivities
@@ -51,7 +54,7 @@ DRAFT_MAX_TOKENS = 600
 
 
 @workflow.defn(name="TicketTriage", failure_exception_types=[Exception])
-class TriageWorkflow(ReviewStage, ModelWaitHandlers):
+class TriageWorkflow(TriageCacheSteps, ReviewStage, ModelWaitHandlers):
     def __init__(self) -> None:
         self.rec = StepRecorder()
         self.review = ReviewGate()
@@ -67,6 +70,9 @@ class TriageWorkflow(ReviewStage, ModelWaitHandlers):
         self.result: TriageResult | None = None
         self.budget = RunBudget(None)
         self.partial_output: str | None = None  # a model answer that never validated
+        self.cache: ItemCache | None = None  # when the run's config enables the cache
+        self.settled: dict[str, str] = {}  # model step -> the tier that settled it
+        self.layered = False  # the run's config has the cache or the cascade on
 
     # --- the run ---------------------------------------------------------------------
 
@@ -80,6 +86,7 @@ class TriageWorkflow(ReviewStage, ModelWaitHandlers):
             **CONFIG_LOCAL_ACTIVITY,
         )
         self.rec.start(cfg.latency_budgets_ms, workflow.info().start_time)
+        self.layered = cfg.cache.enabled or bool(cfg.cascade)
 
         # 1 intake
         started = workflow.now()
@@ -139,6 +146,8 @@ class TriageWorkflow(ReviewStage, ModelWaitHandlers):
                 details={"flags": [f.code for f in flags], "evidence": [f.evidence for f in flags]},
             )
             reasons.append(SUSPICIOUS_CONTENT)
+        elif cfg.cache.enabled:  # flagged text is neither served from nor written to it
+            self.cache = ItemCache(cfg.cache, ticket, cfg.rules.version)
         try:
             classification = await self.classify(cfg, ticket)
             draft, qa = await self.draft_with_qa(cfg, ticket, classification)
@@ -179,21 +188,48 @@ class TriageWorkflow(ReviewStage, ModelWaitHandlers):
     # --- steps -----------------------------------------------------------------------
 
     async def classify(self, cfg: RunConfig, ticket: NormalizedTicket) -> Classification:
+        """3 cache → 4 small model → large model: the first tier good enough settles it."""
         self.set_stage(Stage.CLASSIFY)
         publish(Stage.CLASSIFY)
-        c, _ = await run_model_step(
+        variables = {
+            "subject": ticket.subject,
+            "body": ticket.body,
+            "language_hint": ticket.language,
+            "customer_tier": ticket.customer_tier,
+            "channel": ticket.channel,
+        }
+        prompt, small = cfg.prompts["triage.classify"], cfg.cascade.get("classify")
+        chain = cfg.models["classify"]
+        if self.cache is not None:
+            inputs = {k: variables[k] for k in ("language_hint", "customer_tier", "channel")}
+            k = self.cache.key(
+                "classify",
+                prompt,
+                Classification,
+                [*(small.chain if small else []), *chain],
+                inputs,
+            )
+            first = (small.chain if small else chain)[0]
+            c = await self.cache.serve(
+                self.rec,
+                k,
+                Classification,
+                cost_of=lambda out: saved_usd(first, variables, out),
+                defaults={"confidence": cfg.cache.hit_confidence, "reasoning": "cached answer"},
+            )
+            if c is not None:
+                self.settled["classify"] = self.cache.served["classify"].tier
+                self.classification = c
+                return c
+        c, tier = await cascade_step(
             self.rec,
             self.budget,
             "classify",
-            chain=cfg.models["classify"],
-            prompt=cfg.prompts["triage.classify"],
-            variables={
-                "subject": ticket.subject,
-                "body": ticket.body,
-                "language_hint": ticket.language,
-                "customer_tier": ticket.customer_tier,
-                "channel": ticket.channel,
-            },
+            small=small,
+            chain=chain,
+            escalate_if=low_confidence(small.min_confidence if small else None),
+            prompt=prompt,
+            variables=variables,
             schema=Classification,
             max_output_tokens=CLASSIFY_MAX_TOKENS,
             summary=f"classify ticket {ticket.ticket_id}",
@@ -202,6 +238,7 @@ class TriageWorkflow(ReviewStage, ModelWaitHandlers):
             waits=self.waits,
             stage=Stage.CLASSIFY,
         )
+        self.settled["classify"] = tier
         self.classification = c
         return c
 
@@ -211,14 +248,24 @@ class TriageWorkflow(ReviewStage, ModelWaitHandlers):
         """Draft, check, and regenerate with the QA findings at most N times."""
         feedback: list[str] = []
         publish(Stage.DRAFT, category=c.category)
+        prompt, small = cfg.prompts["triage.draft"], cfg.cascade.get("draft")
+        chain = cfg.models["draft"]
+        if self.cache is not None:
+            served = await self.cached_draft(
+                cfg, ticket, c, [*(small.chain if small else []), *chain]
+            )
+            if served is not None:
+                return served
         for attempt in range(1, cfg.max_qa_regenerations + 2):
             self.set_stage(Stage.DRAFT)
-            draft, _ = await run_model_step(
+            draft, tier = await cascade_step(
                 self.rec,
                 self.budget,
                 "draft",
-                chain=cfg.models["draft"],
-                prompt=cfg.prompts["triage.draft"],
+                # the small drafter has one go; a QA failure escalates the rewrite
+                small=small if attempt == 1 else None,
+                chain=chain,
+                prompt=prompt,
                 variables={
                     "subject": ticket.subject,
                     "body": ticket.body,
@@ -239,6 +286,7 @@ class TriageWorkflow(ReviewStage, ModelWaitHandlers):
                 waits=self.waits,
                 stage=Stage.DRAFT,
             )
+            self.settled["draft"] = tier
             self.draft = draft
             self.set_stage(Stage.QA)
             started = workflow.now()
@@ -256,6 +304,14 @@ class TriageWorkflow(ReviewStage, ModelWaitHandlers):
                 self.rec.add("qa", StepKind.QA, workflow.now(), "regeneration_skipped:budget")
                 break
             feedback = feedback_lines(qa)
+            if small is not None and attempt == 1 and tier == "small":
+                self.rec.add(
+                    "draft",
+                    StepKind.CODE,
+                    workflow.now(),
+                    "escalated",
+                    details={"reason": "qa_failed"},
+                )
         return draft, qa
 
     async def finish(
@@ -305,11 +361,20 @@ class TriageWorkflow(ReviewStage, ModelWaitHandlers):
         timing: dict = {"decision_latency_ms": decision_ms}
         if run_budget is not None:
             timing |= {"run_budget_ms": run_budget, "run_over_budget": decision_ms > run_budget}
+        # the tier is published only by runs on the layered config: older ones replay as ran
+        tier = None
+        if self.layered:
+            reviewed = correction is not None or review_status is not None
+            tier = "human" if reviewed else run_tier(self.settled)
+            timing |= {"tier": tier, "settled": dict(self.settled)}
+            metrics.run_tier(tier, self.settled, self.rec.cost_usd)
         self.rec.add("finalize", StepKind.CODE, started, outcome.value, details=timing)
         metrics.run_finished(
             outcome.value, route, self.rec.cost_usd, decision_ms, timing.get("run_over_budget")
         )
         result.steps = list(self.rec.records)
+        if self.cache is not None:
+            await self.learn(outcome, correction)
         await persist(
             Stage.DONE,
             self.ticket_id,
@@ -329,6 +394,7 @@ class TriageWorkflow(ReviewStage, ModelWaitHandlers):
             needs_review=False,
             cost_usd=result.cost_usd,
             category=result.category,
+            tier=tier,
         )
         workflow.set_current_details(f"**{outcome.value}** → `{route}`")
         return result
