@@ -192,7 +192,7 @@ def run_policy(settings: Settings, catalog: Catalog, prompts: PromptLibrary) -> 
 # The offline small tiers, for steps still on their offline default alias (a deployment
 # that names its own models names its own cascade): default alias -> (small, escalate under).
 OFFLINE_CASCADE = {
-    "offline-classify": ("offline-classify-small", 0.6),
+    "offline-classify": ("offline-classify-small", 0.7),
     "offline-draft": ("offline-draft-small", None),
 }
 THRESHOLD_FILE = "cache/threshold.json"  # under the data dir: the STS-B calibration

@@ -88,7 +88,7 @@ class Row:
             len(s.steps),
             calls,
             "; ".join(x for x in (",".join(s.review_reasons), again) if x),
-            "human" if any(st.kind == "cache" for st in s.steps) else None,
+            "human",  # counted only when the finished runs show the ladder is on
         )
 
     def __str__(self) -> str:
@@ -142,7 +142,7 @@ def report(rows: list[Row], wall_s: float) -> str:
         f"(offline model: simulated prices)"
     )
     tiers = Counter(r.tier for r in rows if r.tier)
-    if tiers:
+    if set(tiers) - {"human"}:  # the layered config: finished runs name their tier
         lines.append(
             "settled by tier: "
             + ", ".join(f"{t} {tiers[t]}" for t in TIERS)

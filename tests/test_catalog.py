@@ -85,8 +85,9 @@ def models(catalog: Catalog, alias: str) -> list[tuple[str, str]]:
 
 def test_shipped_catalogue_chains(shipped: Catalog) -> None:
     assert shipped.aliases == (
-        *("judge", "large", "offline-brief", "offline-classify", "offline-draft"),
-        *("offline-extract", "offline-generate", "offline-judge", "small"),
+        *("judge", "large", "offline-brief", "offline-classify", "offline-classify-small"),
+        *("offline-draft", "offline-draft-small", "offline-extract", "offline-generate"),
+        *("offline-judge", "small"),
     )
     assert models(shipped, "small") == [
         ("openai", "gpt-4o-mini"),
@@ -97,6 +98,8 @@ def test_shipped_catalogue_chains(shipped: Catalog) -> None:
     assert models(shipped, "judge") == [("anthropic", "claude-sonnet-4-5"), ("openai", "gpt-4.1")]
     assert models(shipped, "offline-classify") == [("offline", "offline-knn-v1")]
     assert models(shipped, "offline-draft") == [("offline", "offline-template-v1")]
+    assert models(shipped, "offline-classify-small") == [("offline", "offline-knn-lite-v1")]
+    assert models(shipped, "offline-draft-small") == [("offline", "offline-template-lite-v1")]
     assert models(shipped, "offline-extract") == [("offline", "offline-extract-v1")]
     assert models(shipped, "offline-brief") == [("offline", "offline-brief-v1")]
     assert models(shipped, "offline-generate") == [("offline", "offline-writer-v1")]
@@ -128,7 +131,8 @@ def test_unknown_alias_lists_the_known_ones(shipped: Catalog) -> None:
         shipped.chain("medium")
     assert info.value.args[0] == (
         "unknown model alias 'medium' (known: judge, large, offline-brief, offline-classify, "
-        "offline-draft, offline-extract, offline-generate, offline-judge, small)"
+        "offline-classify-small, offline-draft, offline-draft-small, offline-extract, "
+        "offline-generate, offline-judge, small)"
     )
 
 

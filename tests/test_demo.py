@@ -104,3 +104,36 @@ def test_a_failed_earlier_run_is_a_failed_row_naming_retry_and_hostile_ids_are_e
         "not_started",
         "ticket_id must be x\\x07",
     )
+
+
+async def test_the_demo_on_the_default_ladder_shows_its_tiers(tmp_path, capsys):
+    """The shipped defaults: cache on, the offline small tiers first (on a server of its
+    own: the demo's ticket ids are fixed, and the session's server has them already)."""
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+
+    from contracts.cache import CachePolicy
+    from tests.conftest import _binary, make_settings
+    from workflows.search_attributes import ALL_KEYS
+
+    s = make_settings(tmp_path, cache=CachePolicy(enabled=True), cascade=None)
+    own = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=_binary("temporal"),
+        search_attributes=ALL_KEYS,
+        data_converter=pydantic_data_converter,
+        dev_server_log_level="error",
+    )
+    try:
+        assert await demo.amain([], client=own.client, settings=s) == 0
+    finally:
+        await own.shutdown()
+    out = table(capsys.readouterr().out)
+    assert "tickets 51: awaiting_review 20, closed 7, rejected 6, resolved 18" in out
+    assert (
+        "model calls 101; rules and intake settled 13 tickets with none; "
+        "cost $0.005191 (offline model: simulated prices)" in out
+    )
+    assert (
+        "settled by tier: rules 13, exact 0, semantic 0, small 12, large 6, human 20 "
+        "(cache hits 0; small: the cheaper model was good enough; human: a reviewer decides)" in out
+    )

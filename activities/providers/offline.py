@@ -1,22 +1,36 @@
 """The offline model provider: aiflow's keyless, networkless default behind `ModelProvider`.
 
-It is deterministic code, not a language model, but it answers like one:
+It is deterministic code, not a language model, but it answers like one, in two tiers for
+a small-to-large cascade, chosen by `request.model` (TIERS; `tier_of`):
 
-* classify (`CLASSIFY_TASK`): k-nearest-neighbour vote (k=5, similarity-weighted) over the
-  labelled examples in `data/offline/examples.jsonl`, using TF-IDF over character 3-5-grams
-  of word-padded, lower-cased NFC text and cosine similarity. Confidence is the winning vote
-  share times a factor that falls when even the nearest example is not very similar and one
-  that falls for tickets of fewer than six content words, so a vague or unfamiliar ticket
-  gets a low confidence. Priority comes from urgency keywords (en/de/fr/es), else the
-  neighbours' priority; language from the hint, else stopwords.
-* draft (`DRAFT_TASK`): a reply assembled from the per-category, per-language templates in
-  `data/offline/templates.json` and the ticket's facts.
+* large (`offline-knn-v1`, `offline-template-v1`; aliases offline-classify, offline-draft):
+  - classify (`CLASSIFY_TASK`): k-nearest-neighbour vote (k=5, similarity-weighted) over
+    the labelled examples in `data/offline/examples.jsonl`, using TF-IDF over character
+    3-5-grams of word-padded, lower-cased NFC text and cosine similarity. Confidence is
+    the winning vote share times a factor that falls when even the nearest example is not
+    very similar and one that falls for tickets of fewer than six content words, so a vague
+    or unfamiliar ticket gets a low confidence. Priority comes from urgency keywords
+    (en/de/fr/es), else the neighbours' priority; language from the hint, else stopwords.
+    On `data/offline/eval.jsonl` it is right on 48 of 49 tickets.
+  - draft (`DRAFT_TASK`): a reply assembled from the per-category, per-language templates
+    in `data/offline/templates.json` and the ticket's facts.
+* small (`offline-knn-lite-v1`, `offline-template-lite-v1`; aliases offline-classify-small,
+  offline-draft-small), in `offline_lite.py`: faster and rougher. Classify uses whole words
+  instead of character n-grams, k=3 and each category's usual priority; it is right on 42
+  of 49 eval tickets but its confidence is the same vote share x fit x evidence and stays
+  calibrated (27 of 27 right at 0.7 or more). Draft is a shorter reply (no urgency,
+  reference or closing sentence) that ignores `qa_feedback`. Its simulated latency is
+  LITE_LATENCY_FACTOR (0.25) x the large tier's, and data/models.toml prices it lower.
+
+Any other model id is the large tier, as before there were tiers, except one that says
+"lite" or names the other triage task's model: that is a BadRequest.
 
 Deliberate model-like mistake, so the workflow's QA loop has something to catch: when the
 draft request carries no `qa_feedback` (a first attempt) and the ticket body contains a run
 of 13-19 digits (possibly grouped by spaces or dashes, i.e. a card number), the reply quotes
 the customer's sentence containing it (`You wrote: "..."`), echoing the number. With any
-`qa_feedback` the reply quotes nothing of the customer's text.
+`qa_feedback` the large drafter quotes nothing of the customer's text; the small one quotes
+it again, so QA fails on every attempt and a cascade must escalate to the large drafter.
 
 Simulated latency and injected faults are deterministic functions of
 `sha256(f"{seed}:{request_key}:{attempt}")`, so benchmarks and chaos tests are repeatable.
@@ -32,8 +46,9 @@ import re
 import time
 import unicodedata
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -55,6 +70,14 @@ NGRAM_SIZES = (3, 4, 5)
 SIM_FULL = 0.22
 SIM_FLOOR = 0.10
 EVIDENCE_WORDS = 6
+
+# Which tier answers a triage task, by request.model (data/models.toml names these ids).
+LARGE, LITE = "large", "lite"
+TIERS = {
+    CLASSIFY_TASK: {"offline-knn-v1": LARGE, "offline-knn-lite-v1": LITE},
+    DRAFT_TASK: {"offline-template-v1": LARGE, "offline-template-lite-v1": LITE},
+}
+LITE_LATENCY_FACTOR = 0.25  # the small tier's share of the simulated latency (and jitter)
 
 _WORD = re.compile(r"\w+")
 _DIGITS = re.compile(r"\d+")
@@ -131,7 +154,8 @@ def _content_words(text: str) -> int:
 
 
 class _Index:
-    """An inverted TF-IDF index (sublinear tf, smoothed idf, L2-normalised rows).
+    """An inverted TF-IDF index (sublinear tf, smoothed idf, L2-normalised rows) over the
+    terms `features` gives a text (by default `_ngrams`; the lite tier passes word unigrams).
 
     Each n-gram's postings are two arrays (documents, weights); a query's scores are one
     `np.bincount` over its n-grams' postings, which adds the same products in the same
@@ -139,8 +163,9 @@ class _Index:
     CPU: the offline model runs inside the worker's event loop.
     """
 
-    def __init__(self, texts: list[str]) -> None:
-        doc_grams = [_ngrams(t) for t in texts]
+    def __init__(self, texts: list[str], features: Callable[[str], Counter[str]] = _ngrams) -> None:
+        self.features = features
+        doc_grams = [features(t) for t in texts]
         df: Counter[str] = Counter()
         for grams in doc_grams:
             df.update(grams.keys())
@@ -170,7 +195,7 @@ class _Index:
         Unseen n-grams count in the query's norm, so text unlike every example scores low.
         """
         docs, weights, query, counts = [], [], [], []
-        for g, w in self._weigh(_ngrams(text)).items():
+        for g, w in self._weigh(self.features(text)).items():
             hit = self.postings.get(g)
             if hit is not None:
                 docs.append(hit[0])
@@ -201,10 +226,20 @@ class OfflineProvider:
         self._index = _Index([e["text"] for e in self._examples])
         with (config.data_dir / "templates.json").open(encoding="utf-8") as f:
             self._templates: dict[str, Any] = json.load(f)
+        from activities.providers.offline_lite import LiteTier  # here: it builds on this module
+
+        lite = LiteTier(self._examples, self._templates)
+        self._triage = {
+            (CLASSIFY_TASK, LARGE): self.classify,
+            (DRAFT_TASK, LARGE): self.draft,
+            (CLASSIFY_TASK, LITE): lite.classify,
+            (DRAFT_TASK, LITE): lite.draft,
+        }
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         started = time.perf_counter()
         cfg = self.config
+        tier = tier_of(request.task, request.model)  # an unknown model fails before any fault
         digest = hashlib.sha256(
             f"{cfg.seed}:{request.request_key}:{request.attempt}".encode()
         ).digest()
@@ -213,8 +248,9 @@ class OfflineProvider:
             await asyncio.sleep(cfg.timeout_seconds)
             raise ProviderTimeout(f"offline provider timed out after {cfg.timeout_seconds}s")
         jitter = int.from_bytes(digest[12:16], "big") / 2**32 * cfg.latency_jitter_ms
-        if cfg.latency_ms + jitter > 0:
-            await asyncio.sleep((cfg.latency_ms + jitter) / 1000)
+        latency = (cfg.latency_ms + jitter) * (LITE_LATENCY_FACTOR if tier == LITE else 1.0)
+        if latency > 0:
+            await asyncio.sleep(latency / 1000)
         if fault == "rate_limit":
             raise RateLimited(
                 "offline provider: rate limited", retry_after=cfg.rate_limit_retry_after
@@ -224,10 +260,9 @@ class OfflineProvider:
         if fault == "bad_request":
             raise BadRequest("offline provider: injected bad request", status=400)
 
-        if request.task == CLASSIFY_TASK:
-            text = json.dumps(self.classify(request.variables), ensure_ascii=False)
-        elif request.task == DRAFT_TASK:
-            text = json.dumps(self.draft(request.variables), ensure_ascii=False)
+        if (request.task, tier) in self._triage:
+            answer = self._triage[request.task, tier](request.variables)
+            text = json.dumps(answer, ensure_ascii=False)
         elif request.task in self.tasks:  # the other workflows' tasks
             text = json.dumps(self.tasks[request.task](request.variables), ensure_ascii=False)
         else:
@@ -262,26 +297,10 @@ class OfflineProvider:
     # --- classify ---------------------------------------------------------------------
 
     def classify(self, variables: dict[str, Any]) -> dict[str, Any]:
-        """The classification a model would return, as a JSON-ready dict."""
-        subject = str(variables.get("subject") or "")
-        body = str(variables.get("body") or "")
-        if not subject.strip() and not body.strip():
-            raise BadRequest("offline provider: classify needs a subject or a body")
-        text = f"{subject}\n{body}"
+        """The large tier's classification, as a JSON-ready dict."""
+        text = ticket_text(variables)
         neighbours = self._index.nearest(text, K_NEIGHBOURS)
-
-        votes: dict[str, float] = defaultdict(float)
-        for doc, sim in neighbours:
-            votes[self._examples[doc]["category"]] += sim
-        total = sum(votes.values())
-        if total <= 0:
-            category, confidence = "other", 0.0
-        else:
-            category = max(CATEGORIES, key=lambda c: votes.get(c, 0.0))
-            best = neighbours[0][1]
-            fit = min(1.0, max(0.0, (best - SIM_FLOOR) / (SIM_FULL - SIM_FLOOR)))
-            evidence = min(1.0, _content_words(text) / EVIDENCE_WORDS)
-            confidence = votes[category] / total * fit * evidence
+        category, confidence = vote(neighbours, self._examples, text)
 
         if _URGENT.search(text):
             priority = "urgent"
@@ -294,56 +313,140 @@ class OfflineProvider:
             priority = max(reversed(PRIORITIES), key=lambda p: prio_votes.get(p, 0.0))
             if not prio_votes:
                 priority = "normal"
-
-        hint = str(variables.get("language_hint") or "").strip().lower()
-        language = re.split(r"[-_]", hint)[0] if hint else detect_language(text)
-        listed = ", ".join(f"{self._examples[d]['category']} {s:.2f}" for d, s in neighbours[:3])
-        return {
-            "category": category,
-            "priority": priority,
-            "confidence": round(confidence, 3),
-            "language": language,
-            "reasoning": f"nearest examples: {listed}" if listed else "no similar examples",
-        }
+        return classification(
+            variables, text, category, priority, confidence, neighbours, self._examples
+        )
 
     # --- draft ------------------------------------------------------------------------
 
     def draft(self, variables: dict[str, Any]) -> dict[str, str]:
-        """The draft reply a model would return, as a JSON-ready dict."""
+        """The large tier's draft reply, as a JSON-ready dict."""
         t = self._templates
-        ticket_id = str(variables.get("ticket_id") or "").strip()
-        if not ticket_id:
-            raise BadRequest("offline provider: draft needs a ticket_id")
-        body = str(variables.get("body") or "")
-        lang = str(variables.get("language") or "en").strip().lower()[:2]
-        lang = lang if lang in t["greeting"] else "en"
-        category = str(variables.get("category") or "other")
-        category = category if category in t["categories"] else "other"
-        feedback = [str(f) for f in variables.get("qa_feedback") or []]
-        name = " ".join(str(variables.get("customer_name") or "").split())[:40]
-
-        greeting = t["greeting"][lang]
-        lines = [greeting["named"].format(name=name) if name else greeting["anonymous"]]
-        opening = [t["opening"][lang].format(ticket_id=ticket_id[:40])]
+        f = draft_facts(t, variables)
+        lines = [f.greeting]
+        opening = [t["opening"][f.lang].format(ticket_id=f.ticket_id[:40])]
         if variables.get("priority") == "urgent":
-            opening.append(t["urgent"][lang])
-        reference = _find_reference(body)
+            opening.append(t["urgent"][f.lang])
+        reference = _find_reference(f.body)
         if reference:
-            opening.append(t["reference"][lang].format(reference=reference))
+            opening.append(t["reference"][f.lang].format(reference=reference))
         lines.append(" ".join(opening))
-        quoted = None if feedback else _card_sentence(body)
+        quoted = None if f.feedback else _card_sentence(f.body)
         if quoted:
-            lines.append(t["quote"][lang].format(sentence=quoted))
-        lines.append(f"{t['categories'][category][lang]} {t['closing'][lang]}")
-        lines.append(t["signoff"][lang])
+            lines.append(t["quote"][f.lang].format(sentence=quoted))
+        lines.append(f"{t['categories'][f.category][f.lang]} {t['closing'][f.lang]}")
+        lines.append(t["signoff"][f.lang])
         reply = "\n\n".join(lines)
 
-        notes = [f"template {category}/{lang}", f"reference {reference or 'none'}"]
+        notes = [f"template {f.category}/{f.lang}", f"reference {reference or 'none'}"]
         if quoted:
             notes.append("quoted the customer's sentence")
-        elif feedback:
-            notes.append(f"no quotes of customer text after {len(feedback)} QA finding(s)")
+        elif f.feedback:
+            notes.append(f"no quotes of customer text after {len(f.feedback)} QA finding(s)")
         return {"reply": reply, "reasoning": "; ".join(notes)}
+
+
+# --- parts both tiers share ---------------------------------------------------------------
+
+
+def tier_of(task: str, model: str) -> str:
+    """The tier that answers `model` for `task`: the ids in TIERS name theirs. An id that
+    says "lite" but is not the task's lite model, or that is the other triage task's model,
+    is a BadRequest: answering it with the large tier would hide a miswired cascade. Any
+    other id is the large tier, as before there were tiers (catalogues may name their own
+    offline targets). The other workflows' tasks have one tier."""
+    known = TIERS.get(task)
+    if known is None:
+        return LARGE
+    if model in known:
+        return known[model]
+    other_task = any(model in ids for ids in TIERS.values())
+    if other_task or "lite" in re.split(r"[-_.]", model.lower()):
+        raise BadRequest(
+            f"offline provider: unknown model {model!r} for {task} "
+            f"(offline models for it: {', '.join(known)})"
+        )
+    return LARGE
+
+
+def ticket_text(variables: dict[str, Any]) -> str:
+    """Subject and body as one text to classify; BadRequest when both are blank."""
+    subject = str(variables.get("subject") or "")
+    body = str(variables.get("body") or "")
+    if not subject.strip() and not body.strip():
+        raise BadRequest("offline provider: classify needs a subject or a body")
+    return f"{subject}\n{body}"
+
+
+def vote(
+    neighbours: list[tuple[int, float]], examples: list[dict[str, str]], text: str
+) -> tuple[str, float]:
+    """The similarity-weighted winning category, and confidence = vote share x fit x
+    evidence (see SIM_FULL, SIM_FLOOR and EVIDENCE_WORDS); ("other", 0.0) with no votes."""
+    votes: dict[str, float] = defaultdict(float)
+    for doc, sim in neighbours:
+        votes[examples[doc]["category"]] += sim
+    total = sum(votes.values())
+    if total <= 0:
+        return "other", 0.0
+    category = max(CATEGORIES, key=lambda c: votes.get(c, 0.0))
+    best = neighbours[0][1]
+    fit = min(1.0, max(0.0, (best - SIM_FLOOR) / (SIM_FULL - SIM_FLOOR)))
+    evidence = min(1.0, _content_words(text) / EVIDENCE_WORDS)
+    return category, votes[category] / total * fit * evidence
+
+
+def classification(
+    variables: dict[str, Any],
+    text: str,
+    category: str,
+    priority: str,
+    confidence: float,
+    neighbours: list[tuple[int, float]],
+    examples: list[dict[str, str]],
+) -> dict[str, Any]:
+    """The classify answer: language from the hint, else stopwords; the nearest 3 cited."""
+    hint = str(variables.get("language_hint") or "").strip().lower()
+    language = re.split(r"[-_]", hint)[0] if hint else detect_language(text)
+    listed = ", ".join(f"{examples[d]['category']} {s:.2f}" for d, s in neighbours[:3])
+    return {
+        "category": category,
+        "priority": priority,
+        "confidence": round(confidence, 3),
+        "language": language,
+        "reasoning": f"nearest examples: {listed}" if listed else "no similar examples",
+    }
+
+
+class DraftFacts(NamedTuple):
+    """A draft request's variables, checked and normalised against the templates."""
+
+    ticket_id: str
+    body: str
+    lang: str
+    category: str
+    feedback: list[str]
+    greeting: str  # the first line: named, or anonymous when there is no name
+
+
+def draft_facts(templates: dict[str, Any], variables: dict[str, Any]) -> DraftFacts:
+    ticket_id = str(variables.get("ticket_id") or "").strip()
+    if not ticket_id:
+        raise BadRequest("offline provider: draft needs a ticket_id")
+    lang = str(variables.get("language") or "en").strip().lower()[:2]
+    lang = lang if lang in templates["greeting"] else "en"
+    category = str(variables.get("category") or "other")
+    category = category if category in templates["categories"] else "other"
+    name = " ".join(str(variables.get("customer_name") or "").split())[:40]
+    greeting = templates["greeting"][lang]
+    return DraftFacts(
+        ticket_id=ticket_id,
+        body=str(variables.get("body") or ""),
+        lang=lang,
+        category=category,
+        feedback=[str(f) for f in variables.get("qa_feedback") or []],
+        greeting=greeting["named"].format(name=name) if name else greeting["anonymous"],
+    )
 
 
 def _load_examples(path: Path) -> list[dict[str, str]]:
