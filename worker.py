@@ -59,7 +59,7 @@ from deployment import (
     workflow_specs,
 )
 from settings import Settings
-from workflows import registry
+from workflows import intake, registry
 from workflows.drift import DriftWorkflow
 from workflows.search_attributes import ALL_KEYS, SEARCH_ATTRIBUTE_TYPES
 
@@ -192,7 +192,7 @@ def run_policy(settings: Settings, catalog: Catalog, prompts: PromptLibrary) -> 
 # The offline small tiers, for steps still on their offline default alias (a deployment
 # that names its own models names its own cascade): default alias -> (small, escalate under).
 OFFLINE_CASCADE = {
-    "offline-classify": ("offline-classify-small", 0.7),
+    "offline-classify": ("offline-classify-small", 0.8),
     "offline-draft": ("offline-draft-small", None),
 }
 THRESHOLD_FILE = "cache/threshold.json"  # under the data dir: the STS-B calibration
@@ -270,6 +270,7 @@ def build_workers(
     breakers.create_schema()
     workers = []
     if "orchestration" in queues:
+        intake.warm_up()
         webhook = settings.notify_webhook_url
         drift_hook = settings.drift_webhook_url
         drift = DriftActivities(

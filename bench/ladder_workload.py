@@ -2172,8 +2172,9 @@ def correct_reply(item: Item, name: str | None = None) -> str:
 def scripted_decision(request: dict, item: Item) -> dict:
     """The scripted reviewer's ReviewDecision (JSON-ready) for a pending review `request`
     (a ReviewRequest as JSON): approve when the proposal's category is the truth; else edit
-    with the true category and priority. An empty proposed reply cannot be approved or
-    kept, so it is replaced by `correct_reply` (the category and priority stay as proposed
+    with the true category and priority and a reply for them (`correct_reply`: a reply
+    written for the wrong category would answer the wrong question). An empty proposed
+    reply cannot be approved or kept either (the category and priority stay as proposed
     when the category is right)."""
     proposal = request.get("proposal") or {}
     has_reply = bool((proposal.get("reply") or "").strip())
@@ -2182,7 +2183,7 @@ def scripted_decision(request: dict, item: Item) -> dict:
     fields: dict[str, str] = {}
     if not right:
         fields |= {"category": item.category, "priority": item.priority}
-    if not has_reply:
+    if not has_reply or not right:
         fields["reply"] = correct_reply(item, ticket.get("customer_name"))
     decision = ReviewDecision(
         action=ReviewAction.APPROVE if right and has_reply else ReviewAction.EDIT,

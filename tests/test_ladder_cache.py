@@ -239,3 +239,21 @@ async def test_a_paraphrase_is_served_by_meaning_and_another_question_is_not(env
         ("classify", "miss"),
         ("draft", "miss"),
     ]
+
+
+async def test_a_reply_corrected_with_another_category_is_served_under_that_category(
+    env, ladder_settings
+):
+    s = ladder_settings
+    corrected = (
+        "Hello Anna Berg,\n\nWe are sorry your order #48213 is lost; a return label for "
+        "the replacement follows by e-mail.\n\nBest regards,\naiflow Support"
+    )
+    async with running_worker(env.client, s):
+        first = await start(env.client, s, asking("Anna Berg", "#48213"))
+        edited = await review(first, ReviewAction.EDIT, category="returns", reply=corrected)
+        served = await (await start(env.client, s, asking("Bob Stone", "#55501"))).result()
+    assert (edited.outcome, edited.category) == (Outcome.EDITED, "returns")
+    assert cache_steps(served) == [("classify", "hit:exact"), ("draft", "hit:exact")]
+    assert served.category == "returns"
+    assert served.reply == corrected.replace("Anna Berg", "Bob Stone").replace("#48213", "#55501")

@@ -418,8 +418,10 @@ def test_scripted_decision_edits_a_wrong_category(workload: lw.Workload) -> None
         "version": 2,
         "category": "billing",
         "priority": "high",
+        "reply": lw.correct_reply(item, item.ticket["customer_name"]),
         "note": "truth: billing/high",
-    }  # the proposed reply is kept
+    }  # a reply for the wrong category answers the wrong question: rewritten
+    assert decision["reply"].startswith("Hello Tyler Reynolds,\n\n")
     _applies(request, decision)
 
 

@@ -182,6 +182,13 @@ def _clean_chars(text: str) -> str:
     return long_marks.sub(_first_marks, text)
 
 
+def warm_up() -> None:
+    """Build the Unicode tables now (the worker calls this before it polls): built inside a
+    first workflow activation on a busy machine they can take seconds, tripping the SDK's
+    2 s deadlock detector (TMPRL1101) and failing the first runs' workflow tasks."""
+    _unicode_classes()
+
+
 @functools.cache
 def _unicode_classes() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
     """Regexes for the characters to drop, the spaces to replace and the runs of combining

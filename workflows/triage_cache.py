@@ -96,9 +96,10 @@ class TriageCacheSteps:
             writes.append(cache.write("classify", answer, "human", by, None))
             reply = (f.reply if f else None) or (d.reply if d else None)
             if reply:
-                if category != c.category or priority != c.priority:
-                    scope = {"category": category, "priority": priority, "language": c.language}
-                    cache.rekey("draft", scope)
+                # the reply belongs under the category the reviewer settled on (the run's
+                # classification already carries the reviewer's fields by now)
+                scope = {"category": category, "priority": priority, "language": c.language}
+                cache.rekey("draft", scope)
                 writes.append(cache.write("draft", {"reply": reply}, "human", by, None))
             if correction.action == "edit":  # the served answers were not right as they were
                 evict = [h.key for h in cache.served.values()]
