@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import structlog
-from sqlalchemy import JSON, Column, LargeBinary, Text, delete, update
+from sqlalchemy import JSON, Column, LargeBinary, Text, update
 from sqlmodel import Field, Session, SQLModel, func, select
 from temporalio import activity
 
@@ -288,12 +288,6 @@ class AnswerCache:
     def evict(self, key: str, reason: str) -> int:
         with Session(self.store.engine) as session:
             n = self._evict(session, key, reason)
-            session.commit()
-            return n
-
-    def purge(self, key: str) -> int:
-        with Session(self.store.engine) as session:
-            n = session.exec(delete(CacheRow).where(CacheRow.key == key)).rowcount
             session.commit()
             return n
 

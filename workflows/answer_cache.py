@@ -49,12 +49,6 @@ class Keyed:
     text: str
 
 
-@dataclass
-class Served:
-    output: Any  # the step's schema instance
-    hit: CacheHit
-
-
 def saved_usd(target: ModelTarget, variables: dict[str, Any], output: dict[str, Any]) -> float:
     """What the call a hit replaced would have cost at the first model's pinned price."""
     out_tokens = len(str(output)) // 4 + 1
