@@ -33,6 +33,7 @@ from contracts.cache import (
 log = structlog.get_logger("aiflow.cache")
 EMBEDDINGS_KEPT = 2048  # texts embedded recently, per process: one embedding per item
 SEARCH_K = 3
+AGREEMENT_WINDOW = 512  # auto entries compared for agreement by meaning, newest first
 
 
 def _now() -> datetime:
@@ -243,6 +244,13 @@ class AnswerCache:
                 source_workflow_id=inp.workflow_id,
                 expires_at=expires,
             )
+        if w.trust == "auto" and not row.trusted:
+            if inp.semantic and row.embedding is None:
+                row.embedding = self.embed(w.text).tobytes()
+                row.embedder = getattr(self.embedder, "name", None)
+            if inp.semantic:
+                row.agreement = max(row.agreement, 1 + self._agreeing(session, row, inp))
+            row.trusted = row.agreement >= inp.auto_agreement
         row.entity_hashes = w.entity_hashes
         row.approved_by = w.approved_by
         row.confidence = w.confidence
@@ -258,6 +266,32 @@ class AnswerCache:
                 self.index.remove(row.key)
         session.add(row)
         return bool(row.trusted)
+
+    def _agreeing(self, session: Session, row: CacheRow, inp: CacheRecordInput) -> int:
+        """Other auto-resolved runs that gave the same answer to a question with the same
+        meaning (cosine >= the serving threshold) in the same scope: paraphrases agree
+        as well as repeats do. The newest AGREEMENT_WINDOW candidates are compared."""
+        if row.embedding is None:
+            return 0
+        q = (
+            select(CacheRow.key, CacheRow.output, CacheRow.embedding)
+            .where(CacheRow.scope == row.scope, CacheRow.step == row.step)
+            .where(CacheRow.trust == "auto", CacheRow.evicted_at.is_(None))  # type: ignore[union-attr]
+            .where(CacheRow.key != row.key, CacheRow.embedding.is_not(None))  # type: ignore[union-attr]
+            .order_by(CacheRow.updated_at.desc())
+            .limit(AGREEMENT_WINDOW)
+        )
+        mine = np.frombuffer(row.embedding, dtype=np.float32)
+        agreeing = 0
+        for _key, output, embedding in session.exec(q):
+            if output != row.output or len(embedding) != len(row.embedding):
+                continue
+            if (
+                float(np.dot(mine, np.frombuffer(embedding, dtype=np.float32)))
+                >= inp.min_similarity
+            ):
+                agreeing += 1
+        return agreeing
 
     def _evict(self, session: Session, key: str, reason: str) -> int:
         row = session.get(CacheRow, key)

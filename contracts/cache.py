@@ -83,6 +83,8 @@ class CacheRecordInput(Wire):
     auto_agreement: int = 3
     ttl_seconds: float = 30 * 86400.0
     semantic: bool = True  # embed new entries for lookups by meaning
+    # Auto entries agree by meaning at the serving threshold (paraphrases count as repeats).
+    min_similarity: float = Field(0.9, ge=0.0, le=1.0)
 
 
 class CacheRecordResult(Wire):

@@ -77,6 +77,39 @@ def test_auto_answers_are_served_only_after_agreement_and_never_over_a_persons(c
     assert (hit.output, hit.approved_by, hit.tier, hit.hits) == (a, "reviewer:ana", "exact", 1)
 
 
+def test_auto_answers_to_paraphrases_agree_by_meaning(cache):
+    """Three auto-resolved runs asking the same thing in other words, with the same answer,
+    make the entry servable; another question or another answer does not count."""
+    a, b = {"category": "shipping"}, {"category": "billing"}
+
+    def auto(key: str, text: str, output: dict):
+        w = write(key, "classify", output, "auto", "auto:agreement").model_copy(
+            update={"text": text}
+        )
+        inp = CacheRecordInput(
+            workflow_id="wf", writes=[w], auto_agreement=3, semantic=True, min_similarity=0.82
+        )
+        return cache.record(inp).trusted
+
+    assert auto("p1", "where is my order {order}? it has not arrived yet", a) == 0
+    assert auto("x1", "how do I reset my password?", a) == 0  # another question
+    assert (
+        auto("p2", "my order {order} still has not arrived, where is it?", b) == 0
+    )  # other answer
+    assert exact(cache, "p2") is None
+    assert auto("p3", "order {order} has not been delivered, can you tell me where it is?", a) == 0
+    assert auto("p4", "my order {order} has not arrived. where is it?", a) == 1
+    rows = {r.key: (r.trusted, r.agreement) for r in cache.rows(include_untrusted=True)}
+    assert rows == {
+        "p1": (False, 1),
+        "x1": (False, 1),
+        "p2": (False, 1),
+        "p3": (False, 2),
+        "p4": (True, 3),
+    }
+    assert exact(cache, "p4").output == a
+
+
 def test_a_rejection_evicts_and_a_later_approval_restores(cache):
     record(cache, write("k2", "draft", {"reply": "Hello {{name}}"}))
     assert record(cache, evict=["k2"]).evicted == 1

@@ -206,6 +206,7 @@ class ItemCache:
                     auto_agreement=self.policy.auto_agreement,
                     ttl_seconds=self.policy.ttl_seconds,
                     semantic=self.policy.semantic,
+                    min_similarity=self.policy.min_similarity,
                 ),
                 summary="cache record",
                 **CACHE_RECORD_LOCAL_ACTIVITY,
