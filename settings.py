@@ -122,6 +122,10 @@ class Settings(BaseSettings):
     # "offline-classify-small", "min_confidence": 0.8}}. Unset: the offline small tiers, for
     # the steps still on their offline default alias. {} turns the cascade off.
     cascade: dict[str, CascadeSetting] | None = None
+    # The learned spam model (data/spam/model.json) beside the rules: it alone closes spam
+    # unseen, above its calibrated bar; a spam rule or a score between the bars sends the
+    # ticket to the likely-spam review lane. false: the rules alone, as before.
+    spam_detection: bool = True
 
     # --- providers: the vendors' standard variables; a provider is on when configured
     openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
@@ -145,10 +149,11 @@ class Settings(BaseSettings):
     drift_min_samples: int = Field(50, ge=1)  # fewer in either window: no verdict, no alert
     drift_webhook_url: SecretStr | None = None  # drift alerts are POSTed here
 
-    # --- the embedded dev server (aiflow dev / aiflow demo)
+    # --- the embedded dev server (aiflow dev / aiflow demo); every client and worker
+    # connects to it unless TEMPORAL_ADDRESS or a Temporal profile names another server
     dev_ip: str = "127.0.0.1"
-    dev_port: int = 7233
-    dev_ui_port: int = 8233
+    dev_port: int = Field(7233, ge=1, le=65535)
+    dev_ui_port: int = Field(8233, ge=1, le=65535)
 
     # --- review web page (aiflow review serve)
     # Reviewer identity -> token, JSON: {"ana@example.com": "<token>"}. A value may also be

@@ -44,12 +44,14 @@ from activities.pipeline import PipelineActivities, RunPolicy
 from activities.prompts import PromptLibrary
 from activities.providers.base import ModelProvider
 from activities.providers.offline import OfflineConfig, OfflineProvider
+from activities.spam import SpamActivities
 from activities.store import Store
 from activities.telemetry import StoreGauges, prometheus_runtime
 from activities.tracing import Tracing
 from activities.webhook import Webhook
 from contracts import DegradationPolicy
 from contracts.cache import CachePolicy
+from contracts.spam import SpamPolicy
 from deployment import (
     configure_logging,
     connect,
@@ -74,9 +76,15 @@ def workflow_runner() -> SandboxedWorkflowRunner:
         restrictions=SandboxRestrictions.default.with_passthrough_modules(
             "contracts",
             "workflows.intake",
+            "workflows.mailtext",
             "workflows.guard",
             "workflows.qa",
             "decisions",
+            # intake's e-mail libraries: pure functions of their input (no DNS is asked)
+            "email_validator",
+            "idna",
+            "inscriptis",
+            "lxml",
         )
     )
 
@@ -186,6 +194,7 @@ def run_policy(settings: Settings, catalog: Catalog, prompts: PromptLibrary) -> 
         degradation=degradation_for(settings),
         cache=cache_policy(settings),
         cascade=cascade_for(settings, catalog),
+        spam=SpamPolicy(enabled=settings.spam_detection),
     )
 
 
@@ -284,6 +293,7 @@ def build_workers(
         )
         documents = DocumentActivities(store)
         cache = CacheActivities(AnswerCache(store))
+        spam = SpamActivities()
         workers.append(
             Worker(
                 client,
@@ -297,6 +307,7 @@ def build_workers(
                     pipeline.notify,
                     cache.cache_lookup,
                     cache.cache_record,
+                    spam.spam_score,
                     documents.ingest_document,
                     drift.record_features,
                     drift.snapshot,

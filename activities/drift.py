@@ -30,7 +30,7 @@ from decisions.drift_stats import (
     bin_labels,
 )
 
-OVERRIDE_ACTIONS = frozenset({"edit", "reject"})  # the reviewer did not send the AI reply
+OVERRIDE_ACTIONS = frozenset({"edit", "reject", "spam"})  # the reviewer did not send the AI reply
 
 
 def categorical(

@@ -33,6 +33,7 @@ from contracts import (
 )
 from contracts.cache import CachePolicy
 from contracts.items import ItemRecord
+from contracts.spam import SpamPolicy
 from decisions.rules import check_rules
 
 log = structlog.get_logger("aiflow.pipeline")
@@ -65,6 +66,7 @@ class RunPolicy:
     cache: CachePolicy = field(default_factory=CachePolicy)  # off unless the worker says
     # model step -> (its small tier's alias, the confidence under which it escalates)
     cascade: dict[str, tuple[str, float | None]] = field(default_factory=dict)
+    spam: SpamPolicy = field(default_factory=SpamPolicy)  # off unless the worker says
 
 
 def model_chain(policy: RunPolicy, alias: str) -> list[ModelTarget]:
@@ -174,6 +176,7 @@ class PipelineActivities:
             degradation=p.degradation,
             cache=p.cache,
             cascade=self.cascade,
+            spam=p.spam,
         )
 
     @activity.defn(name="persist_run")

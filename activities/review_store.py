@@ -9,10 +9,12 @@ activity never duplicates a row) and join the run's own transaction in `Store.sa
 from __future__ import annotations
 
 import difflib
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, Column, Text
+from sqlalchemy.orm import defer
 from sqlmodel import Field, Session, SQLModel, select
 
 from contracts import Correction, Notification, PersistRunInput, ReviewProposal, ReviewRequest
@@ -151,6 +153,38 @@ def review_rows(run: PersistRunInput) -> list[tuple[type[SQLModel], list[dict], 
 
 def notification_row(n: Notification, at: datetime, delivered_to: str) -> dict[str, Any]:
     return {**n.model_dump(), "created_at": at, "delivered_to": delivered_to}
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """Which pending reviews a listing or a bulk decision takes: all given conditions."""
+
+    route: str | None = None  # the review's queue: general, legal, spam-review, ...
+    reason: str | None = None  # one of its reasons: low_confidence, likely_spam, ...
+    assignee: str | None = None  # "-" for unassigned
+    older_than: timedelta | None = None  # waiting at least this long
+    limit: int | None = None
+
+
+def pending_queue(
+    session: Session, f: QueueFilter, now: datetime, *, full: bool = False
+) -> list[ReviewRow]:
+    """Pending reviews matching `f`, most urgent SLA first; without their request bodies
+    (a listing of thousands reads only the columns it shows) unless `full`."""
+    q = select(ReviewRow).where(ReviewRow.status == "pending")
+    if f.route:
+        q = q.where(ReviewRow.queue == f.route)
+    if f.assignee == "-":
+        q = q.where(ReviewRow.assignee.is_(None))  # type: ignore[union-attr]
+    elif f.assignee:
+        q = q.where(ReviewRow.assignee == f.assignee)
+    if f.older_than is not None:
+        q = q.where(ReviewRow.requested_at <= now - f.older_than)
+    q = q.order_by(ReviewRow.sla_deadline, ReviewRow.requested_at, ReviewRow.review_id)
+    if not full:
+        q = q.options(defer(ReviewRow.request))  # type: ignore[arg-type]
+    rows = [r for r in session.exec(q) if not f.reason or f.reason in (r.reasons or [])]
+    return rows[: f.limit] if f.limit else rows
 
 
 def pending_reviews(session: Session) -> list[ReviewRequest]:

@@ -302,6 +302,12 @@ class Store:
 
     # --- reads --------------------------------------------------------------------
 
+    def pending_queue(
+        self, f: review_store.QueueFilter, now: datetime, *, full: bool = False
+    ) -> list[review_store.ReviewRow]:
+        with Session(self.engine) as session:
+            return review_store.pending_queue(session, f, now, full=full)
+
     def pending_reviews(self) -> list[ReviewRequest]:
         with Session(self.engine) as session:
             return review_store.pending_reviews(session)

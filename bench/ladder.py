@@ -156,6 +156,9 @@ def config_settings(
         ),
         # None: worker.py's defaults (the offline small tiers); {}: off
         cascade=None if (ladder and cascade) else {},
+        # the workload is support traffic, no spam: both configurations without the spam
+        # lane, so the ladder is measured against the same pipeline as before it existed
+        spam_detection=False,
         log_level="WARNING",
     )
 

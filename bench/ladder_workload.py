@@ -2175,7 +2175,16 @@ def scripted_decision(request: dict, item: Item) -> dict:
     with the true category and priority and a reply for them (`correct_reply`: a reply
     written for the wrong category would answer the wrong question). An empty proposed
     reply cannot be approved or kept either (the category and priority stay as proposed
-    when the category is right)."""
+    when the category is right). A likely-spam review is answered "not spam" (approve):
+    the workload holds none."""
+    if "likely_spam" in (request.get("reasons") or []):  # support traffic: never spam
+        return ReviewDecision(
+            action=ReviewAction.APPROVE,
+            reviewer=REVIEWER,
+            review_id=request.get("review_id"),
+            version=request.get("version"),
+            note="truth: not spam",
+        ).model_dump(mode="json", exclude_none=True)
     proposal = request.get("proposal") or {}
     has_reply = bool((proposal.get("reply") or "").strip())
     right = proposal.get("category") == item.category

@@ -61,6 +61,7 @@ from contracts.runs import (
 )
 from contracts.tickets import (
     CATEGORIES,
+    CLOSING_ACTIONS,
     PRIORITIES,
     TERMINAL_ACTIONS,
     Classification,
@@ -119,6 +120,7 @@ __all__ = [
     "CATEGORIES",
     "PRIORITIES",
     "ReviewAction",
+    "CLOSING_ACTIONS",
     "TERMINAL_ACTIONS",
     "ReviewDecision",
     "ReviewProposal",

@@ -5,16 +5,20 @@ inside the workflow, for clients that are not ours). Standard library only.
 Why each limit is what it is:
   ticket_id       64 chars of TICKET_ID_RE: it becomes part of a workflow id, shown everywhere.
   subject         1,000: a subject line; intake keeps 200 of it, the rest is noise.
-  customer_email  254: the longest address SMTP can carry (RFC 5321 path limit).
+  customer_email  254: the longest address SMTP can carry (RFC 5321 path limit); a display
+                  name sent with it ('"Name" <addr>') must fit too (.eml reading splits them).
   customer_name   1,000: a display name; intake keeps 200 of it.
   channel, customer_tier, language  64: codes from short lists; room for padding and case.
   metadata        50 keys of up to 200 chars, values of up to 500: tags, not documents
                   (intake keeps 20 keys, 200 chars each).
-  body            5,000,000 chars: bodies over `max_body_chars` travel as a stored blob, but
-                  even a blob must be a ticket, not a 100 MB dump.
+  body            5,000,000 chars: bodies over `max_body_chars` are stored whole as a blob
+                  and triaged on an excerpt (never rejected for that length), but even a
+                  blob must be a ticket, not a 100 MB dump.
   body_ref        200 chars: a store reference ("sha256:" + 64 hex digits is 71).
   a JSONL line    32 MiB: a body at its cap, even written as \\u escapes, fits.
   a .json file    32 MiB: read whole, so capped like a line; bigger batches go in JSONL.
+  an .eml file    25 MiB: what common mail services accept as one message, attachments
+                  included (attachments are counted, not kept).
 Everything that may travel in history is then far below Temporal's 2 MB payload limit.
 """
 
@@ -45,6 +49,7 @@ METADATA_VALUE_CHARS = 500
 
 MAX_LINE_BYTES = 32 * 1024 * 1024
 MAX_DOCUMENT_BYTES = 32 * 1024 * 1024
+MAX_MESSAGE_BYTES = 25 * 1024 * 1024
 
 
 def over_limits(ticket: Any) -> list[tuple[str, str]]:

@@ -11,6 +11,7 @@ from contracts.cache import CachePolicy
 from contracts.common import Stage, StepRecord, Wire
 from contracts.models import CascadeStep, DegradationPolicy, ModelTarget, PromptRef
 from contracts.rules import RuleSet
+from contracts.spam import SpamPolicy
 from contracts.tickets import Correction, ReviewRequest, TriageResult
 
 
@@ -36,6 +37,7 @@ class RunConfig(Wire):
     # Absent in older runs: no cache, no cascade (their histories replay unchanged).
     cache: CachePolicy = Field(default_factory=CachePolicy)
     cascade: dict[str, CascadeStep] = Field(default_factory=dict)  # by step: its small tier
+    spam: SpamPolicy = Field(default_factory=SpamPolicy)  # absent in older runs: off
 
     def degradation_for(self, step: str) -> DegradationPolicy:
         return self.degradation.get(step) or self.degradation.get("default") or DegradationPolicy()

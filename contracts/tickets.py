@@ -27,21 +27,30 @@ class Ticket(Wire):
     customer_tier: str | None = None  # free, pro, vip, enterprise
     language: str | None = None  # ISO 639-1 hint from the channel, if any
     metadata: dict[str, str] = Field(default_factory=dict)
-    # Set by the starter when the body was too large to travel in history whole.
+    # Set by the starter when the body was too large to travel in history whole: `body` is
+    # then an excerpt, the whole is stored at `body_ref` and has `body_chars` characters.
     body_ref: str | None = None
     body_chars: int | None = None
 
 
 class NormalizedTicket(Wire):
+    """A valid ticket as intake leaves it: clean text, the body to triage (see
+    workflows/intake.py)."""
+
     ticket_id: str
     subject: str
-    body: str
+    body: str  # the new text, at most max_body_chars: what the models and rules see
     customer_email: str
     customer_name: str | None = None
     channel: str
     customer_tier: str
     language: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
+    body_excerpt: bool = False  # `body` is the start of a longer body, not all of it
+    body_chars: int | None = None  # the whole body's length as sent (None: before these)
+    body_ref: str | None = None  # where the whole body is stored, if the client stored it
+    quoted_chars: int = 0  # of quoted history (a reply's earlier messages) cut
+    signature_chars: int = 0  # of the signature (after a "-- " line) cut
 
 
 class Rejection(Wire):
@@ -75,9 +84,14 @@ class ReviewAction(StrEnum):
     REJECT = "reject"  # send nothing; a reason is required
     ESCALATE = "escalate"  # hand to the escalation tier with a second SLA (once)
     REASSIGN = "reassign"  # hand to another reviewer; the SLA keeps running
+    SPAM = "spam"  # close as spam: nothing is sent, and the item becomes a spam example
 
 
-TERMINAL_ACTIONS = frozenset({ReviewAction.APPROVE, ReviewAction.EDIT, ReviewAction.REJECT})
+TERMINAL_ACTIONS = frozenset(
+    {ReviewAction.APPROVE, ReviewAction.EDIT, ReviewAction.REJECT, ReviewAction.SPAM}
+)
+# Decisions that send nothing to the customer.
+CLOSING_ACTIONS = frozenset({ReviewAction.REJECT, ReviewAction.SPAM})
 
 
 class ReviewDecision(Wire):

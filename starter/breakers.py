@@ -15,14 +15,16 @@ from activities.breaker import BreakerState, CircuitBreakers
 from activities.store import make_engine
 from settings import Settings
 from starter.tables import table
+from starter.terminal import CliParser, load_settings, run_main
 from worker import breaker_policy
 
+PROG = "aiflow breakers"
 COLUMNS = ("KEY", "STATE", "FAILURES", "OPENED AT", "RETRY AT")
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="aiflow breakers",
+    p = CliParser(
+        prog=PROG,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -64,11 +66,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 async def amain(argv: list[str] | None = None, settings: Settings | None = None) -> int:
     args = parser().parse_args(argv)
-    return await asyncio.to_thread(run, args, settings or Settings())
+    return await asyncio.to_thread(run, args, settings or load_settings())
 
 
 def main(argv: list[str] | None = None) -> int:
-    return asyncio.run(amain(argv))
+    return run_main(amain, argv, PROG)
 
 
 if __name__ == "__main__":

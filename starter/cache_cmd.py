@@ -21,14 +21,16 @@ from activities.store import Store
 from settings import Settings
 from starter.items import printable
 from starter.tables import table
+from starter.terminal import CliParser, load_settings, run_main
 
+PROG = "aiflow cache"
 MIN_PREFIX = 8
 PREVIEW = 60
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="aiflow cache",
+    p = CliParser(
+        prog=PROG,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -148,11 +150,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 async def amain(argv: list[str] | None = None, settings: Settings | None = None) -> int:
     args = parser().parse_args(argv)
-    return await asyncio.to_thread(run, args, settings or Settings())
+    return await asyncio.to_thread(run, args, settings or load_settings())
 
 
 def main(argv: list[str] | None = None) -> int:
-    return asyncio.run(amain(argv))
+    return run_main(amain, argv, PROG)
 
 
 if __name__ == "__main__":

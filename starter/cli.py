@@ -1,10 +1,17 @@
-"""`aiflow`: the one command for everything users do from a shell."""
+"""`aiflow`: the one command for everything users do from a shell.
+
+Every command ends with an exit code of the table in starter/terminal.py. A user error
+is one line on stderr; a bug is one line naming the file its traceback went to."""
 
 from __future__ import annotations
 
 import gc
 import importlib
 import sys
+import tempfile
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
 
 COMMANDS = {
     "demo": ("starter.demo", "triage the bundled tickets on the embedded stack"),
@@ -33,6 +40,35 @@ def usage() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    from starter import terminal
+
+    prog = f"aiflow {argv[0]}" if argv and argv[0] in COMMANDS else "aiflow"
+    try:
+        code = dispatch(argv)
+        sys.stdout.flush()  # a closed pipe shows here, not in the flush at exit
+        return code
+    except BrokenPipeError:
+        return terminal.stdout_closed()
+    except KeyboardInterrupt:
+        terminal.error(prog, "interrupted")
+        return terminal.EXIT_INTERRUPTED
+    except Exception as err:  # the backstop: commands classify their own errors first
+        if known := terminal.user_error(err):
+            terminal.error(prog, known[0])
+            return known[1]
+        where = write_traceback(prog, argv, err)
+        terminal.error(
+            prog,
+            f"internal error {type(err).__name__}: {terminal.safe_text(err, 200)} "
+            f"(a bug; the traceback is in {where})",
+        )
+        return terminal.EXIT_BUG
+    finally:
+        gc.collect()  # free Temporal clients before interpreter shutdown (temporalio exit abort)
+
+
+def dispatch(argv: list[str]) -> int:
+    """Usage, or the named command's `main(rest)` and its exit code."""
     if not argv:
         print(usage(), file=sys.stderr)
         return 2
@@ -43,11 +79,27 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"aiflow: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[name][0])
+    return importlib.import_module(COMMANDS[name][0]).main(rest)
+
+
+def write_traceback(prog: str, argv: list[str], err: BaseException) -> Path | str:
+    """The traceback of a bug, in STATE_DIR/cli-error.log (the temp dir if the settings
+    cannot be read), replacing the previous one; the path is printed instead of it."""
     try:
-        return module.main(rest)
-    finally:
-        gc.collect()  # free Temporal clients before interpreter shutdown (temporalio exit abort)
+        from settings import Settings
+
+        folder = Settings().state_dir
+        folder.mkdir(parents=True, exist_ok=True)
+    except Exception:
+        folder = Path(tempfile.gettempdir())
+    path = folder / "cli-error.log"
+    text = "".join(traceback.format_exception(err))
+    try:
+        path.write_text(f"{datetime.now(UTC).isoformat()} {prog} {argv!r}\n{text}")
+    except OSError:  # nowhere to write it: then on stderr, rather than lost
+        print(text, file=sys.stderr, end="")
+        return "the lines above"
+    return path
 
 
 if __name__ == "__main__":

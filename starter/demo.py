@@ -4,6 +4,10 @@ Starts the embedded Temporal dev server if none answers (and leaves it running s
 Web UI and the waiting reviews stay reachable), runs a worker in this process, submits
 every ticket, and prints one line per ticket and the totals. Running it again is safe:
 tickets already processed are reported from their recorded result, not processed again.
+Progress goes to stderr: a live bar on a terminal, a line every 10 s otherwise.
+
+Exit codes (starter/terminal.py): 0 done; 1 the worker stopped; 2 usage, an unreadable
+tickets file, invalid settings; 4 Temporal unreachable, or the dev server cannot start.
 """
 
 from __future__ import annotations
@@ -24,15 +28,27 @@ from contracts.cache import TIERS
 from deployment import configure_logging, configured_address, connect, workflow_specs
 from settings import Settings
 from starter import devserver
-from starter.demo_items import run_demo
+from starter.demo_items import demo_items, run_demo
+from starter.runs import NotSettling
 from starter.submit import Submitted, read_tickets, submit, wait_settled
-from starter.terminal import safe_text
-from worker import run_workers
-
-HEADER = (
-    f"{'ticket':<10} {'outcome':<16} {'route':<19} {'category':<10} {'conf':>5} "
-    f"{'cost $':>10} {'latency':>9} {'steps':>5}  note"
+from starter.tables import table
+from starter.terminal import (
+    EXIT_INVALID,
+    CliError,
+    CliParser,
+    Progress,
+    at_least,
+    load_settings,
+    run_main,
+    safe_text,
 )
+from worker import SearchAttributesMissing, run_workers
+from workflows.registry import WorkflowSpec
+
+PROG = "aiflow demo"
+COLUMNS = ("ticket", "outcome", "route", "category", "conf", "cost $", "latency", "steps", "note")
+NUMBERS = {4, 5, 6, 7}  # right-aligned
+NOTE_CHARS = 200
 
 
 @dataclass
@@ -56,7 +72,7 @@ class Row:
         again = "already processed: recorded result" if sub.duplicate else ""
         if settled is None:
             if sub.error:
-                return cls(safe_text(sub.ticket_id, 10), "not_started", note=safe_text(sub.error))
+                return cls(safe_text(sub.ticket_id), "not_started", note=safe_text(sub.error))
             return cls(sub.ticket_id, "failed", note=f"run failed: aiflow retry {sub.ticket_id}")
         if isinstance(settled, TriageResult):
             r = settled
@@ -91,17 +107,28 @@ class Row:
             "human",  # counted only when the finished runs show the ladder is on
         )
 
-    def __str__(self) -> str:
+    def cells(self) -> list[str]:
+        """The row's cells under COLUMNS, escaped (ids and notes come from the tickets)."""
         conf = f"{self.confidence:.2f}" if self.confidence is not None else "-"
-        return (
-            f"{self.ticket_id:<10} {self.outcome:<16} {self.route:<19} "
-            f"{self.category or '-':<10} {conf:>5} {self.cost_usd:>10.6f} "
-            f"{self.latency_ms:>7.0f}ms {self.steps:>5}  {self.note}"
-        ).rstrip()
+        return [
+            safe_text(self.ticket_id),
+            self.outcome,
+            safe_text(self.route),
+            safe_text(self.category or "-"),
+            conf,
+            f"{self.cost_usd:.6f}",
+            f"{self.latency_ms:.0f}ms",
+            str(self.steps),
+            safe_text(self.note, NOTE_CHARS),
+        ]
 
 
 async def run_batch(
-    client: Client, settings: Settings, tickets: list[dict], concurrency: int = 16
+    client: Client,
+    settings: Settings,
+    tickets: list[dict],
+    concurrency: int = 16,
+    progress: Progress | None = None,
 ) -> list[Row]:
     store = Store(settings.store_url)
     store.create_schema()
@@ -109,13 +136,22 @@ async def run_batch(
 
     async def one(raw: dict) -> Row:
         async with gate:
-            sub = await submit(client, settings, store, raw)
-            if sub.handle is None or (sub.earlier and sub.earlier.failed):
-                return Row.of(sub, None)
-            try:
-                return Row.of(sub, await wait_settled(sub.handle))
-            except WorkflowFailureError:  # a bug: the run failed (aiflow retry, once fixed)
-                return Row.of(sub, None)
+            row = await settle_one(raw)
+        if progress is not None:
+            progress.advance(row.outcome)
+        return row
+
+    async def settle_one(raw: dict) -> Row:
+        sub = await submit(client, settings, store, raw)
+        if sub.handle is None or (sub.earlier and sub.earlier.failed):
+            return Row.of(sub, None)
+        try:
+            return Row.of(sub, await wait_settled(sub.handle))
+        except WorkflowFailureError:  # a bug: the run failed (aiflow retry, once fixed)
+            return Row.of(sub, None)
+        except NotSettling as err:
+            note = f"not followed: {err}; see aiflow status {sub.ticket_id}"
+            return Row(sub.ticket_id, "unknown", note=note)
 
     try:
         return await asyncio.gather(*(one(raw) for raw in tickets))
@@ -132,7 +168,7 @@ def report(rows: list[Row], wall_s: float) -> str:
     outcomes = Counter(r.outcome for r in rows)
     without_model = sum(1 for r in rows if r.outcome in ("closed", "rejected"))
     with_model = [r.latency_ms for r in rows if r.model_calls]
-    lines = [HEADER, *map(str, rows), ""]
+    lines = [table(COLUMNS, [r.cells() for r in rows], right=NUMBERS), ""]
     lines.append(
         f"tickets {len(rows)}: " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
     )
@@ -185,8 +221,8 @@ def where_to_look(settings: Settings, rows: list[Row], cluster: str | None = Non
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="aiflow demo",
+    p = CliParser(
+        prog=PROG,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -196,7 +232,9 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="JSONL file of tickets (default: data/tickets/demo.jsonl)",
     )
-    p.add_argument("--concurrency", type=int, default=16, help="items in flight (default 16)")
+    p.add_argument(
+        "--concurrency", type=at_least(1), default=16, help="items in flight (default 16)"
+    )
     p.add_argument(
         "--workflow",
         default="tickets",
@@ -209,7 +247,15 @@ async def amain(
     argv: list[str] | None = None, client: Client | None = None, settings: Settings | None = None
 ) -> int:
     args = parser().parse_args(argv)
-    settings = settings or Settings()
+    settings = settings or load_settings()
+    # Everything a user can get wrong is checked before a server is started or reached.
+    if args.workflow != "tickets":
+        spec = _spec(settings, args.workflow)
+        items = demo_items(spec, settings)
+        what, total = f"{spec.name} items", len(items)
+    else:
+        tickets = read_tickets(args.tickets or settings.data_dir / "tickets" / "demo.jsonl")
+        what, total = "tickets", len(tickets)
     cluster = None
     if client is None:
         configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
@@ -222,30 +268,32 @@ async def amain(
                     f"state in {settings.state_dir / 'temporal.db'}"
                 )
             client = await devserver.connect_when_ready(settings)
-    stop = asyncio.Event()
+    progress = Progress(PROG, what, total)
     if args.workflow != "tickets":
-        spec = next((s for s in workflow_specs(settings) if s.name == args.workflow), None)
-        if spec is None:
-            raise RuntimeError(f"unknown workflow {args.workflow!r}: see aiflow workflows")
-        job = run_demo(client, settings, spec, args.concurrency)
+        job = run_demo(client, settings, spec, items, args.concurrency, progress)
     else:
-        tickets = read_tickets(args.tickets or settings.data_dir / "tickets" / "demo.jsonl")
-        job = run_batch(client, settings, tickets, args.concurrency)
+        job = run_batch(client, settings, tickets, args.concurrency, progress)
+    stop = asyncio.Event()
     worker = asyncio.create_task(run_workers(settings, client, stop))
     t0 = time.perf_counter()
-    batch = asyncio.create_task(job)
     try:
-        # A worker that dies (e.g. search attributes missing) must end the demo, not hang it.
-        await asyncio.wait({batch, worker}, return_when=asyncio.FIRST_COMPLETED)
-        if not batch.done():
-            batch.cancel()
-            await worker  # raises the worker's error
-            raise RuntimeError("the worker stopped before the batch finished")
+        async with progress:
+            batch = asyncio.create_task(job)
+            # A worker that dies (e.g. search attributes missing) must end the demo, not hang it.
+            await asyncio.wait({batch, worker}, return_when=asyncio.FIRST_COMPLETED)
+            if not batch.done():
+                batch.cancel()
+                await worker  # raises the worker's error
+                raise CliError("the worker stopped before the batch finished", EXIT_INVALID)
         rows = batch.result()
         wall = time.perf_counter() - t0
+    except SearchAttributesMissing as err:
+        raise CliError(str(err), EXIT_INVALID) from None
     finally:
         stop.set()
-        await worker
+        await asyncio.wait({worker})  # an error it stopped with was raised above
+    if worker.exception() is not None:  # it failed while stopping
+        raise worker.exception()
     if args.workflow != "tickets":
         print(rows)
         print(f"Web UI: {devserver.ui_url(settings)}; reviews: aiflow review list")
@@ -255,12 +303,20 @@ async def amain(
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def _spec(settings: Settings, name: str) -> WorkflowSpec:
     try:
-        return asyncio.run(amain(argv))
-    except (devserver.DevServerError, RuntimeError) as err:
-        print(f"aiflow demo: {err}", file=sys.stderr)
-        return 1
+        specs = workflow_specs(settings)
+    except ValueError as err:  # a broken AIFLOW_WORKFLOW_MODULES entry
+        raise CliError(str(err)) from None
+    spec = next((s for s in specs if s.name == name), None)
+    if spec is None:
+        known = ", ".join(s.name for s in specs)
+        raise CliError(f"unknown workflow {safe_text(name)!r} (known: {known})")
+    return spec
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_main(amain, argv, PROG)
 
 
 if __name__ == "__main__":

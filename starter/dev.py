@@ -2,6 +2,11 @@
 
 aiflow dev          # foreground; Ctrl-C stops both
 aiflow dev stop     # stop a dev server left running by `aiflow demo`
+
+The server listens on AIFLOW_DEV_IP:AIFLOW_DEV_PORT (127.0.0.1:7233), where every other
+command connects unless TEMPORAL_ADDRESS or a Temporal profile names another server.
+Exit codes (starter/terminal.py): 0 stopped cleanly; 1 the worker could not start;
+2 usage or invalid settings; 4 the dev server could not start or be reached.
 """
 
 from __future__ import annotations
@@ -11,17 +16,18 @@ import asyncio
 import signal
 import sys
 
-from temporalio.service import RPCError
-
 from deployment import configure_logging
 from settings import Settings
 from starter import devserver
-from worker import run_workers
+from starter.terminal import EXIT_INVALID, CliParser, error, load_settings, run_main
+from worker import SearchAttributesMissing, run_workers
+
+PROG = "aiflow dev"
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="aiflow dev", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    p = CliParser(
+        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument(
         "action", nargs="?", choices=["run", "stop"], default="run", help="run (default) or stop"
@@ -52,20 +58,24 @@ async def _run(settings: Settings) -> None:
             devserver.stop(settings)
 
 
-def main(argv: list[str] | None = None) -> int:
+async def amain(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    settings = Settings()
+    settings = load_settings()
     if args.action == "stop":
         stopped = devserver.stop(settings)
         print("dev server stopped" if stopped else "no dev server started by aiflow is running")
         return 0
     configure_logging(settings)
     try:
-        asyncio.run(_run(settings))
-    except (devserver.DevServerError, RuntimeError, RPCError) as err:
-        print(f"aiflow dev: {err}", file=sys.stderr)
-        return 1
+        await _run(settings)
+    except SearchAttributesMissing as err:
+        error(PROG, str(err))
+        return EXIT_INVALID
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_main(amain, argv, PROG)
 
 
 if __name__ == "__main__":

@@ -17,11 +17,14 @@ import time
 from pathlib import Path
 
 from settings import Settings
+from starter.terminal import EXIT_UNREACHABLE, CliError
 from workflows.search_attributes import ALL_KEYS, SEARCH_ATTRIBUTE_TYPES
 
 
-class DevServerError(RuntimeError):
-    pass
+class DevServerError(CliError):
+    """The embedded dev server cannot start (no binary, it exits, it is not up in time)."""
+
+    code = EXIT_UNREACHABLE
 
 
 def temporal_binary() -> str:
@@ -46,7 +49,10 @@ def _pidfile(settings: Settings) -> Path:
 
 
 def address(settings: Settings) -> str:
-    return f"{settings.dev_ip}:{settings.dev_port}"
+    """Where clients reach the dev server (deployment.dev_address: the one rule)."""
+    from deployment import dev_address
+
+    return dev_address(settings)
 
 
 def ui_url(settings: Settings) -> str:
@@ -113,14 +119,14 @@ def start(settings: Settings, *, detach: bool, wait_seconds: float = 60.0) -> su
 async def connect_when_ready(settings: Settings, wait_seconds: float = 30.0):
     """A client of the embedded dev server once its frontend is healthy: its port opens
     before it serves ("Frontend is not healthy yet"), longer on a loaded machine."""
-    from deployment import connect  # the one client configuration (data converter)
+    from deployment import TemporalUnreachable, connect  # the one client configuration
 
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
             return await connect(settings, address(settings))
-        except RuntimeError as err:
-            if "not healthy" not in str(err) or time.monotonic() > deadline:
+        except TemporalUnreachable as err:
+            if "not healthy" not in err.reason or time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.2)
 

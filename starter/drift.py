@@ -6,12 +6,14 @@ aiflow drift show                    # the schedule and its latest report
 
 Windows and the minimum sample come from the AIFLOW_DRIFT_* settings; `schedule` copies
 them into the schedule, so run it again after changing them (it updates in place).
+
+Exit codes (starter/terminal.py): 0 done; 1 no schedule, or the check failed; 2 usage or
+invalid settings; 4 no Temporal server at the address named.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import re
 import sys
 import uuid
@@ -33,11 +35,13 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts import DriftInput, DriftReport
-from deployment import connect
 from settings import Settings
+from starter.runs import connect_cli
 from starter.tables import table
+from starter.terminal import EXIT_INVALID, EXIT_USAGE, CliParser, error, load_settings, run_main
 from workflows.drift import DriftWorkflow
 
+PROG = "aiflow drift"
 SCHEDULE_ID = "aiflow-drift"
 COLUMNS = ("FEATURE", "GROUP", "STATUS", "PSI", "KS D", "KS P", "BASELINE", "RECENT", "CHANGE")
 CHECK_TIMEOUT = timedelta(minutes=10)  # a check reads two windows: minutes at worst
@@ -57,8 +61,8 @@ def every(text: str) -> timedelta:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="aiflow drift",
+    p = CliParser(
+        prog=PROG,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -180,8 +184,11 @@ async def amain(
     argv: list[str] | None = None, client: Client | None = None, settings: Settings | None = None
 ) -> int:
     args = parser().parse_args(argv)
-    settings = settings or Settings()
-    client = client or await connect(settings)
+    settings = settings or load_settings()
+    if args.command == "run" and args.end is not None and args.end.tzinfo is None:
+        error(PROG, "--end needs a UTC offset, e.g. 2025-06-01T00:00+00:00")
+        return EXIT_USAGE
+    client = client or await connect_cli(settings)
     if args.command == "schedule":
         done = await upsert_schedule(client, settings, args.every)
         print(
@@ -191,11 +198,6 @@ async def amain(
         return 0
     if args.command == "show":
         return await show(client)
-    if args.end is not None and args.end.tzinfo is None:
-        print(
-            "aiflow drift: --end needs a UTC offset, e.g. 2025-06-01T00:00+00:00", file=sys.stderr
-        )
-        return 2
     try:
         report = await client.execute_workflow(
             DriftWorkflow.run,
@@ -205,14 +207,14 @@ async def amain(
             execution_timeout=CHECK_TIMEOUT,
         )
     except WorkflowFailureError as err:
-        print(f"aiflow drift: the check failed: {err.cause or err}", file=sys.stderr)
-        return 1
+        error(PROG, f"the check failed: {err.cause or err}")
+        return EXIT_INVALID
     print(render(report))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    return asyncio.run(amain(argv))
+    return run_main(amain, argv, PROG)
 
 
 if __name__ == "__main__":

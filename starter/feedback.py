@@ -8,7 +8,9 @@ line per corrected field, the AI's value beside the reviewer's), DIR/finetune.js
 (chat fine-tuning format: each approved or edited decision as a classify and a draft
 example, rendered with the prompt version the run used and the reviewer's final
 answer), DIR/eval.jsonl (one line per decision: the ticket and the expected answer;
-rejects carry expected null) and DIR/summary.json. Both commands print the override
+rejects carry expected null), DIR/spam.jsonl (reviewers' spam / not-spam decisions as
+labelled examples: `spam` is spam; approve and edit are not; for
+`make train-spam EXTRA=DIR/spam.jsonl`) and DIR/summary.json. Both commands print the override
 rates per prompt version and per proposed category, and the field corrections per
 workflow and field.
 """
@@ -33,6 +35,7 @@ from contracts import PromptRef, ReviewRequest
 from deployment import prompt_library
 from settings import Settings
 from starter.field_feedback import field_corrections, field_summary
+from workflows.triage_spam import spam_headers
 
 NO_CATEGORY = "(none)"  # the group of decisions whose run proposed no category
 
@@ -173,9 +176,9 @@ def eval_case(d: Decision) -> dict:
 
 
 def rates(rows: list[CorrectionRow]) -> dict[str, Any]:
-    """Counts and rates of a group; override = edit or reject, of all decisions."""
+    """Counts and rates of a group; override = edit, reject or spam, of all decisions."""
     actions = [r.action for r in rows]
-    overrides = sum(1 for a in actions if a in ("edit", "reject"))
+    overrides = sum(1 for a in actions if a in ("edit", "reject", "spam"))
     ratios = [r.reply_edit_ratio for r in rows if r.reply_edit_ratio is not None]
     times = [r.time_to_review_s for r in rows]
     return {
@@ -183,6 +186,7 @@ def rates(rows: list[CorrectionRow]) -> dict[str, Any]:
         "approved": actions.count("approve"),
         "edited": actions.count("edit"),
         "rejected": actions.count("reject"),
+        "spam": actions.count("spam"),
         "overrides": overrides,
         "override_rate": round(overrides / len(rows), 4) if rows else None,
         "mean_reply_edit_ratio": round(statistics.fmean(ratios), 4) if ratios else None,
@@ -209,8 +213,28 @@ def summarize(decisions: list[Decision]) -> dict[str, Any]:
     }
 
 
+SPAM_LABELS = {"spam": "spam", "approve": "ham", "edit": "ham"}  # reject says neither
+
+
+def spam_example(d: Decision) -> dict | None:
+    """A reviewer's decision as a labelled example for the spam model (bench/train_spam.py
+    --extra), or None when it says nothing about spam or its ticket was not stored."""
+    label = SPAM_LABELS.get(d.row.action)
+    t = d.review.ticket if d.review else None
+    if label is None or t is None:
+        return None
+    return {
+        "id": d.row.decision_id,
+        "subject": t.subject,
+        "body": t.body,
+        "sender": t.customer_email,
+        "headers": spam_headers(t),
+        "label": label,
+    }
+
+
 def export(decisions: list[Decision], prompts: PromptLibrary, out: Path) -> dict[str, Any]:
-    """Write the three files into `out`; return the summary that went to summary.json."""
+    """Write the files into `out`; return the summary that went to summary.json."""
     out.mkdir(parents=True, exist_ok=True)
     finetune, skipped = [], []
     for d in decisions:
@@ -219,9 +243,12 @@ def export(decisions: list[Decision], prompts: PromptLibrary, out: Path) -> dict
         skipped += [{"decision_id": d.row.decision_id, "why": w} for w in why]
     write_jsonl(out / "finetune.jsonl", finetune)
     write_jsonl(out / "eval.jsonl", [eval_case(d) for d in decisions])
+    spam = [e for d in decisions if (e := spam_example(d)) is not None]
+    write_jsonl(out / "spam.jsonl", spam)
     summary = summarize(decisions) | {
         "finetune_examples": len(finetune),
         "eval_cases": len(decisions),
+        "spam_examples": len(spam),
         "skipped_examples": skipped,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
@@ -307,7 +334,8 @@ def main(
     if args.command == "export":
         print(
             f"wrote {args.out}: finetune.jsonl ({summary['finetune_examples']} examples),"
-            f" eval.jsonl ({summary['eval_cases']} cases), summary.json,"
+            f" eval.jsonl ({summary['eval_cases']} cases),"
+            f" spam.jsonl ({summary['spam_examples']} labelled), summary.json,"
             f" field_corrections.jsonl ({len(fields)} corrected fields)"
         )
         for s in summary["skipped_examples"]:

@@ -9,7 +9,8 @@ aiflow breakers reset config:openai/gpt-4o-mini   # the model's config breaker, 
 aiflow parked retry --all              # every waiting run tries its models now
 aiflow parked release T-1001 T-1002    # stop waiting: a person takes these tickets
 
-Exit codes: 0 done; 1 some run was not found or not waiting; 2 usage or server errors.
+Exit codes (starter/terminal.py): 0 done; 1 some run was not found or not waiting;
+2 usage or invalid settings; 4 no Temporal server at the address named.
 """
 
 from __future__ import annotations
@@ -23,11 +24,10 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts import RunState, Stage
-from deployment import connect
 from settings import Settings
-from starter.runs import ticket_handle
+from starter.runs import connect_cli, ticket_handle, unreachable
 from starter.tables import table
-from starter.terminal import safe_text
+from starter.terminal import CliParser, load_settings, run_main, safe_text
 from workflows.triage import TriageWorkflow
 
 WAITING_QUERY = (
@@ -36,11 +36,12 @@ WAITING_QUERY = (
 )
 COLUMNS = ("TICKET", "STAGE", "STEP", "REASON", "SINCE", "NEXT TRY", "REVIEW AT", "ROUNDS")
 QUERY_TIMEOUT = timedelta(seconds=5)
+PROG = "aiflow parked"
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="aiflow parked",
+    p = CliParser(
+        prog=PROG,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -110,6 +111,8 @@ async def signal(client: Client, action: str, ticket_ids: list[str]) -> int:
             else:
                 await handle.signal(TriageWorkflow.release_to_review)
         except RPCError as err:
+            if err.status == RPCStatusCode.UNAVAILABLE:  # a slow query is this ticket's error
+                raise unreachable(client, err) from None
             found = err.status != RPCStatusCode.NOT_FOUND
             print(f"{safe_text(ticket_id)}\t{'error: ' + err.message if found else 'no such run'}")
             failures += 1
@@ -127,21 +130,17 @@ async def amain(
     action = args.action or "list"
     if action != "list" and not args.all and not args.ticket_ids:
         p.error(f"{action}: name ticket ids or --all")
-    try:
-        client = client or await connect(settings or Settings())
-        if action == "list":
-            states = await waiting(client)
-            print(render(states) if states else "no run is waiting for its models")
-            return 0
-        ids = args.ticket_ids or [s.ticket_id for s in await waiting(client)]
-        return await signal(client, action, ids)
-    except RuntimeError as err:  # cannot connect to the server
-        print(f"aiflow parked: {err}", file=sys.stderr)
-        return 2
+    client = client or await connect_cli(settings or load_settings())
+    if action == "list":
+        states = await waiting(client)
+        print(render(states) if states else "no run is waiting for its models")
+        return 0
+    ids = args.ticket_ids or [s.ticket_id for s in await waiting(client)]
+    return await signal(client, action, ids)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return asyncio.run(amain(argv))
+    return run_main(amain, argv, PROG)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from contracts.cache import TIERS
 from settings import Settings
 from starter.feedback import rates, since_arg
 from starter.report_tables import render_text, sections
+from starter.terminal import CliParser, load_settings
 
 PIPELINE = ["intake", "rules", "classify", "draft", "qa", "decide", "review", "finalize"]
 RUN = "run"  # the latency row of whole runs (decision latency) and its budget key
@@ -289,10 +290,23 @@ def tiers(rows: Rows) -> dict[str, Any]:
 
 def reviews(rows: Rows) -> dict[str, Any]:
     """Review rate (runs sent to a reviewer, of all runs) and reviewer decisions;
-    override = edit or reject, of all decisions."""
+    override = edit, reject or spam, of all decisions. The share of all runs each review
+    route and each review reason takes (a run's reasons all count, so reasons overlap)."""
     reviewed = {r.workflow_id for r in rows.reviews}
     status = Counter(r.status for r in rows.reviews)
     n = len(rows.runs)
+    first = {}  # a run's first review: where it was sent and why
+    for r in sorted(rows.reviews, key=lambda r: r.requested_at):
+        first.setdefault(r.workflow_id, r)
+    routes = Counter(r.queue for r in first.values())
+    reasons = Counter(reason for r in first.values() for reason in dict.fromkeys(r.reasons))
+
+    def shares(c: Counter[str]) -> list[dict[str, Any]]:
+        return [
+            {"name": k, "runs": v, "share": round(v / n, 4) if n else None}
+            for k, v in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))
+        ]
+
     return {
         "runs": n,
         "reviewed_runs": len(reviewed),
@@ -300,6 +314,8 @@ def reviews(rows: Rows) -> dict[str, Any]:
         "pending": status["pending"],
         "decided": status["decided"],
         "expired": status["expired"],
+        "by_route": shares(routes),
+        "by_reason": shares(reasons),
         **rates(rows.corrections),
     }
 
@@ -345,7 +361,7 @@ def build(rows: Rows, budgets: dict[str, float], since: datetime | None = None) 
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = CliParser(
         prog="aiflow report",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -363,7 +379,7 @@ def main(
 ) -> int:
     """`client` is accepted like every starter command's; the report reads the store."""
     args = parser().parse_args(argv)
-    settings = settings or Settings()
+    settings = settings or load_settings()
     with open_store(settings.store_url) as store:
         report = build(load(store, args.since), settings.step_latency_budgets_ms, args.since)
     print(json.dumps(report, indent=2) if args.json else render_text(report))

@@ -167,6 +167,7 @@ def review_chart(report: dict) -> Figure:
         "approve": v["approved"],
         "edit": v["edited"],
         "reject": v["rejected"],
+        "spam": v["spam"],
         "expired": v["expired"],
     }
     hbars(axes[1], list(counts), list(counts.values()), "Reviews: open and decided", "{:d}")

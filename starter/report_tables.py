@@ -116,7 +116,7 @@ def sections(r: dict) -> list[tuple[str, list[str], list[list[str]]]]:
             [[g["step"], g["tier"], str(g["steps"])] for g in r["tiers"]["steps"]],
         ),
         (
-            "Reviews (override = edit or reject)",
+            "Reviews (override = edit, reject or spam)",
             [
                 "runs",
                 "reviewed",
@@ -126,6 +126,7 @@ def sections(r: dict) -> list[tuple[str, list[str], list[list[str]]]]:
                 "approve",
                 "edit",
                 "reject",
+                "spam",
                 "override rate",
             ],
             [
@@ -138,9 +139,20 @@ def sections(r: dict) -> list[tuple[str, list[str], list[list[str]]]]:
                     str(v["approved"]),
                     str(v["edited"]),
                     str(v["rejected"]),
+                    str(v["spam"]),
                     _pct(v["override_rate"]),
                 ]
             ],
+        ),
+        (
+            "Review share by route (of all runs)",
+            ["route", "runs", "share"],
+            [[g["name"], str(g["runs"]), _pct(g["share"])] for g in v["by_route"]],
+        ),
+        (
+            "Review share by reason (of all runs; a run may have several)",
+            ["reason", "runs", "share"],
+            [[g["name"], str(g["runs"]), _pct(g["share"])] for g in v["by_reason"]],
         ),
         (
             "Retries and errors",

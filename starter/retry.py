@@ -15,7 +15,8 @@ Each ticket gets one line: ID, rerun or not rerun, the workflow id or the reason
 Exit codes (as for `aiflow submit`):
   0    every ticket was rerun
   1    some ticket was not: still running, finished fine, never submitted, not an id
-  2    usage error, invalid settings, or no Temporal server at the configured address
+  2    usage error, invalid settings
+  4    no Temporal server at the address named (and the setting it came from)
   141  stdout was closed (`| head`): tickets after the last line shown were not rerun
 """
 
@@ -35,7 +36,6 @@ from starter.runs import (
     EarlierRun,
     connect_cli,
     earlier_run,
-    load_settings,
     start,
     started_input,
     ticket_handle,
@@ -43,7 +43,16 @@ from starter.runs import (
     ticket_item,
     unreachable,
 )
-from starter.terminal import EXIT_INVALID, CliError, error, run_main, safe_text, say
+from starter.terminal import (
+    EXIT_INVALID,
+    CliError,
+    CliParser,
+    error,
+    load_settings,
+    run_main,
+    safe_text,
+    say,
+)
 
 PROG = "aiflow retry"
 
@@ -94,7 +103,7 @@ async def run(args: argparse.Namespace, client: Client, settings: Settings) -> i
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = CliParser(
         prog=PROG,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -116,7 +125,7 @@ async def amain(
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_main(amain, argv)
+    return run_main(amain, argv, PROG)
 
 
 if __name__ == "__main__":

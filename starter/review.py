@@ -1,13 +1,24 @@
 """Answer the runs that wait for a reviewer.
 
-    aiflow review list [--from temporal|store]
+    aiflow review list [--route R] [--with-reason R] [--assigned-to A|-] [--older-than 2h]
+                       [--limit N] [--from store|temporal]
     aiflow review show T-1001
     aiflow review approve  T-1001 --reviewer ana@example.com
     aiflow review edit     T-1001 --reviewer ana@example.com --reply "Hello ..." --category billing
     aiflow review reject   T-1001 --reviewer ana@example.com --reason duplicate
     aiflow review escalate T-1001 --reviewer ana@example.com --reason legal
     aiflow review reassign T-1001 --reviewer ana@example.com --assignee ben@example.com
+    aiflow review spam     T-1001 --reviewer ana@example.com   # close as spam, send nothing
     aiflow review serve                       # the review web page
+
+Many at once (each still its own validated decision with its own receipt):
+    aiflow review spam --route spam-review --reviewer ana@example.com
+    aiflow review approve T-1001 T-1002 --reviewer ana@example.com
+    aiflow review reject --ids ids.txt --reason duplicate --reviewer ana@example.com
+    aiflow review reassign --query "AiflowRoute = 'legal'" --assignee ben@example.com --reviewer ana
+`--dry-run` prints what a bulk decision would take and sends nothing. With
+`--decision-id K`, ticket T's decision id is `K:T`, so running the same bulk command again
+answers with the first receipts instead of deciding twice.
 
 Runs of the other workflows (documents, content, your own) wait in field reviews: a
 person checks the fields in doubt. `list` shows them too; `show`, `approve`, `reject`
@@ -24,43 +35,76 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from pydantic import ValidationError
 from temporalio.client import Client
+from temporalio.service import RPCError
 
+from activities.review_store import QueueFilter, ReviewRow
 from activities.store import open_store
 from contracts import CATEGORIES, PRIORITIES, ReviewAction, ReviewDecision, ReviewRequest
 from contracts.items import FieldAction, FieldDecision
-from deployment import configure_logging, connect, workflow_specs
+from deployment import TemporalUnreachable, configure_logging, connect, workflow_specs
 from settings import Settings
 from starter import field_reviews, reviews
 from starter.field_reviews import is_field_run
+from starter.runs import workflow_id_for
 from starter.tables import ago, side_by_side, table
-from starter.terminal import safe_text
+from starter.terminal import CliError, CliParser, load_settings, run_main, safe_text
+
+
+def aware(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = CliParser(
         prog="aiflow review",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = p.add_subparsers(dest="command", required=True)
-    ls = sub.add_parser("list", help="pending reviews, oldest first")
+    ls = sub.add_parser("list", help="pending reviews, most urgent SLA first")
     ls.add_argument(
         "--from",
         dest="source",
-        choices=["temporal", "store"],
-        default="temporal",
-        help="Temporal visibility + each run's query (default), or the store's reviews table",
+        choices=["store", "temporal"],
+        default="store",
+        help="the store's reviews table (default: one query, SLA order), or Temporal "
+        "visibility + each run's query (what the runs themselves say, slower)",
+    )
+    add_filters(ls)
+    ls.add_argument(
+        "--tickets-only",
+        action="store_true",
+        help="ticket reviews only: no Temporal round trip for the other workflows' field reviews",
     )
     show = sub.add_parser("show", help="a pending review: the input beside the AI proposal")
     show.add_argument("ticket_id", help="a ticket id, or a field review's run id")
     for action in ReviewAction:
         a = sub.add_parser(action.value, help=f"{action.value} a pending review")
-        a.add_argument("ticket_id", help="the ticket id (e.g. T-1001), or a field review's run id")
+        if action == ReviewAction.EDIT:
+            a.add_argument(
+                "ticket_id", help="the ticket id (e.g. T-1001), or a field review's run id"
+            )
+        else:
+            a.add_argument(
+                "ticket_ids",
+                nargs="*",
+                metavar="ticket_id",
+                help="ticket ids (e.g. T-1001), or one field review's run id",
+            )
+            a.add_argument("--ids", type=Path, help="a file of ticket ids, one a line")
+            a.add_argument(
+                "--query",
+                help="the runs a Temporal visibility query names (e.g. AiflowRoute = 'legal')",
+            )
+            add_filters(a)
+            a.add_argument("--dry-run", action="store_true", help="list the targets; send nothing")
         a.add_argument("--reviewer", required=True, help="who decides (name or email)")
         a.add_argument("--note", help="a comment, kept with the decision")
         a.add_argument("--reason", required=action == ReviewAction.REJECT, help="a reason code")
@@ -86,15 +130,69 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def queue_table(pending: list[ReviewRequest], now: datetime) -> str:
+def add_filters(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--route", help="reviews in this queue only (general, legal, spam-review, ...)")
+    p.add_argument(
+        "--with-reason",
+        dest="with_reason",
+        metavar="REASON",
+        help="reviews with this reason only (low_confidence, likely_spam, ...)",
+    )
+    p.add_argument(
+        "--assigned-to",
+        dest="assigned_to",
+        metavar="WHO",
+        help="reviews assigned to this person only ('-': unassigned)",
+    )
+    p.add_argument(
+        "--older-than", type=duration, metavar="AGE", help="waiting at least AGE (90s, 15m, 2h, 1d)"
+    )
+    p.add_argument("--limit", type=positive_int, help="at most this many, most urgent first")
+
+
+def duration(text: str) -> timedelta:
+    m = re.fullmatch(r"\s*(\d{1,9})\s*([smhd]?)\s*", text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an age like 90s, 15m, 2h or 1d")
+    return timedelta(seconds=int(m[1]) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m[2]])
+
+
+def positive_int(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
+
+
+def queue_filter(args: argparse.Namespace) -> QueueFilter:
+    return QueueFilter(
+        route=args.route,
+        reason=args.with_reason,
+        assignee=args.assigned_to,
+        older_than=args.older_than,
+        limit=args.limit,
+    )
+
+
+def filtering(args: argparse.Namespace) -> bool:
+    return any(
+        getattr(args, k, None) for k in ("route", "with_reason", "assigned_to", "older_than")
+    )
+
+
+def category(r: ReviewRequest | ReviewRow) -> str | None:
+    return r.category if isinstance(r, ReviewRow) else r.proposal.category
+
+
+def queue_table(pending: list[ReviewRequest] | list[ReviewRow], now: datetime) -> str:
     rows = [
         [
             r.ticket_id,
-            ago(now - r.requested_at),
-            ("overdue " + ago(now - r.sla_deadline))
-            if r.sla_deadline <= now
-            else ago(r.sla_deadline - now),
-            r.proposal.category or "-",
+            ago(now - aware(r.requested_at)),
+            ("overdue " + ago(now - aware(r.sla_deadline)))
+            if aware(r.sla_deadline) <= now
+            else ago(aware(r.sla_deadline) - now),
+            r.queue,
+            category(r) or "-",
             f"{r.confidence:.2f}" if r.confidence is not None else "-",
             "yes" if r.escalated else "",
             r.assignee or "",
@@ -102,7 +200,7 @@ def queue_table(pending: list[ReviewRequest], now: datetime) -> str:
         ]
         for r in pending
     ]
-    head = ["TICKET", "AGE", "SLA LEFT", "CATEGORY", "CONF", "ESC", "ASSIGNEE", "REASONS"]
+    head = ["TICKET", "AGE", "SLA LEFT", "ROUTE", "CATEGORY", "CONF", "ESC", "ASSIGNEE", "REASONS"]
     return table(head, rows) + f"\n{len(pending)} review(s) pending"
 
 
@@ -157,11 +255,34 @@ async def amain(
     argv: list[str] | None = None, client: Client | None = None, settings: Settings | None = None
 ) -> int:
     args = parser().parse_args(argv)
-    settings = settings or Settings()
+    settings = settings or load_settings()
     if args.command == "list" and args.source == "store":
+        now = datetime.now(UTC)
         with open_store(settings.store_url) as store:
-            print(queue_table(reviews.pending_from_store(store), datetime.now(UTC)))
+            print(queue_table(store.pending_queue(queue_filter(args), now), now))
+        if filtering(args) or args.limit or args.tickets_only:
+            return 0  # the filters are the ticket queue's
+        # field reviews (the other workflows) are listed by the runs themselves
+        try:
+            client = client or await connect(settings)
+        except TemporalUnreachable as err:
+            print(f"aiflow review: field reviews not listed: {err}", file=sys.stderr)
+            return 1
+        fields, silent = await field_reviews.pending(
+            client, workflow_specs(settings), settings.orchestration_queue
+        )
+        if fields:
+            print("\n" + field_reviews.queue_table(fields, now))
+        if silent:
+            print(f"{silent} more run(s) did not answer: is a worker running?")
         return 0
+    if args.command == "list" and filtering(args):
+        print(
+            "aiflow review: --route, --with-reason, --assigned-to and --older-than list from the "
+            "store (drop --from temporal)",
+            file=sys.stderr,
+        )
+        return 2
     client = client or await connect(settings)
     if args.command == "serve":
         from starter.review_web import serve  # the web stack only when asked for
@@ -180,6 +301,11 @@ async def amain(
         if queue.silent + silent:
             print(f"{queue.silent + silent} more run(s) did not answer: is a worker running?")
         return 0
+    if args.command not in ("list", "show", "edit"):
+        single = bulk_targets_given(args) is False and len(args.ticket_ids) == 1
+        if not single:
+            return await bulk_command(client, settings, args)
+        args.ticket_id = args.ticket_ids[0]
     if is_field_run(args.ticket_id, specs):
         return await field_command(client, args)
     try:
@@ -204,6 +330,99 @@ async def amain(
 
 
 DECISION_ERRORS = (ValueError, reviews.NoSuchReview, reviews.NoWorker, reviews.ReviewRefused)
+BULK_CONCURRENCY = 8
+
+
+def bulk_targets_given(args: argparse.Namespace) -> bool:
+    return bool(args.ids or args.query or filtering(args))
+
+
+async def targets(client: Client, settings: Settings, args: argparse.Namespace) -> list[str]:
+    """Workflow ids of the runs a bulk decision takes, in the order given (duplicates
+    dropped): ticket ids, a file of them, a visibility query, the store's queue filters."""
+    found = [workflow_id_for(t) for t in args.ticket_ids]
+    if args.ids:
+        found += [workflow_id_for(t) for t in read_ids(args.ids)]
+    if args.query:
+        query = f"({args.query}) AND ExecutionStatus = 'Running' AND WorkflowType = 'TicketTriage'"
+        found += [wf.id async for wf in client.list_workflows(query)]
+    if filtering(args):
+        with open_store(settings.store_url) as store:
+            found += [
+                r.workflow_id for r in store.pending_queue(queue_filter(args), datetime.now(UTC))
+            ]
+    elif args.limit:
+        found = found[: args.limit]
+    return list(dict.fromkeys(found))
+
+
+def read_ids(path: Path) -> list[str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise CliError(f"cannot read {safe_text(path, 200)}: {reason}") from None
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+async def bulk_command(client: Client, settings: Settings, args: argparse.Namespace) -> int:
+    """One decision per run, each its own update with its own receipt; a line per run
+    and a summary. Exit 0 all applied, 3 some refused, 1 some not reachable."""
+    if args.version is not None:
+        print("aiflow review: --version names one review; it cannot go with many", file=sys.stderr)
+        return 2
+    try:
+        ids = await targets(client, settings, args)
+    except CliError as err:
+        print(f"aiflow review: {err}", file=sys.stderr)
+        return 2
+    if not ids:
+        if not (args.ticket_ids or bulk_targets_given(args)):
+            print(
+                f"aiflow review {args.command}: name a ticket id, --ids FILE, --query or a "
+                "filter (--route, --with-reason, --assigned-to, --older-than)",
+                file=sys.stderr,
+            )
+            return 2
+        print(f"aiflow review {args.command}: no pending review matched; nothing sent")
+        return 0
+    if args.dry_run:
+        for wf in ids:
+            print(wf)
+        print(f"aiflow review {args.command}: would decide {len(ids)} review(s); nothing sent")
+        return 0
+    gate = asyncio.Semaphore(BULK_CONCURRENCY)
+    counts = {"applied": 0, "already": 0, "refused": 0, "failed": 0}
+
+    async def one(wf: str) -> None:
+        base = decision_of(args)
+        decision = base.model_copy(
+            update={"decision_id": f"{args.decision_id}:{wf}" if args.decision_id else None}
+        )
+        async with gate:
+            try:
+                receipt = await reviews.decide_run(client, wf, decision)
+            except reviews.ReviewRefused as err:
+                counts["refused"] += 1
+                print(f"{wf}: refused: {err}", file=sys.stderr)
+                return
+            except (reviews.NoSuchReview, reviews.NoWorker, RPCError) as err:
+                counts["failed"] += 1
+                print(f"{wf}: {getattr(err, 'message', None) or err}", file=sys.stderr)
+                return
+        counts["already" if receipt.duplicate else "applied"] += 1
+        done = "already applied" if receipt.duplicate else "applied"
+        print(
+            f"{receipt.action.value} {done}: {wf}, review {receipt.review_id} "
+            f"v{receipt.version}, decision {receipt.decision_id}"
+        )
+
+    await asyncio.gather(*(one(wf) for wf in ids))
+    print(
+        f"aiflow review {args.command}: {counts['applied']} applied, {counts['already']} already "
+        f"applied, {counts['refused']} refused, {counts['failed']} not reached (of {len(ids)})"
+    )
+    return 1 if counts["failed"] else 3 if counts["refused"] else 0
 
 
 def decision_failed(err: Exception) -> int:
@@ -253,7 +472,7 @@ async def field_command(client: Client, args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return asyncio.run(amain(argv))
+    return run_main(amain, argv, "aiflow review")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,10 @@
 """The review web page: the queue, one review beside the AI proposal, approve / edit /
-reject. A small server-rendered Starlette app over `starter.reviews`, with no JavaScript.
+reject / spam, and bulk decisions over the queue. A small server-rendered Starlette app
+over `starter.reviews`, with no JavaScript.
+
+The queue comes from the store's reviews table (one query, filtered by route, reason,
+assignee and age, most urgent SLA first); a bulk decision is one validated update per run,
+each with its own receipt, listed on the result page.
 
 Reviewers log in with their token (settings `review_tokens`); the identity recorded with a
 decision is the token's, never a form field's. Every POST needs the session's CSRF token
@@ -10,8 +15,9 @@ and a same-origin Origin/Referer. Decisions carry the review id and version the 
 
 from __future__ import annotations
 
+import asyncio
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -26,7 +32,9 @@ from starlette.routing import Route
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from contracts import CATEGORIES, PRIORITIES, ReviewAction, ReviewDecision
+from activities.review_store import QueueFilter
+from activities.store import Store
+from contracts import CATEGORIES, PRIORITIES, ReviewAction, ReviewDecision, ReviewRequest
 from deployment import connect, workflow_specs
 from settings import Settings
 from starter import reviews
@@ -52,9 +60,17 @@ FORM_FIELDS += ("assignee",)
 REASON_CODES = ["tone", "wrong_category", "wrong_priority", "factual_error", "policy"]
 REASON_CODES += ["duplicate", "spam", "not_actionable"]
 DECISION_ID = re.compile(r"d-[0-9a-f]{32}")  # what reviews.new_decision_id() makes
-QUERY_TIMEOUT_S = 5.0  # per run, listing the queue
 MAX_FORM_BYTES = 64 * 1024  # a reply is at most 5,000 characters
+QUEUE_PAGE = 500  # reviews one queue page shows (and one bulk decision takes)
+BULK_ACTIONS = {a.value: a for a in (ReviewAction.APPROVE, ReviewAction.SPAM)}
+BULK_ACTIONS |= {a.value: a for a in (ReviewAction.REJECT, ReviewAction.REASSIGN)}
+BULK_CONCURRENCY = 8
+MAX_BULK_FORM_BYTES = 96 * 1024  # QUEUE_PAGE workflow ids
+AGE = re.compile(r"(\d{1,6})([smhd])")
 Denied = Response  # what a guard returns instead of letting the request through
+
+
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def span(seconds: float) -> str:
@@ -82,6 +98,8 @@ class ReviewPage(FieldReviewPages):
 
     def __init__(self, client: Client, settings: Settings) -> None:
         self.client = client
+        self.store = Store(settings.store_url)
+        self.store.create_schema()  # a page may be up before the first worker made it
         self.task_queue = settings.orchestration_queue
         self.specs = workflow_specs(settings)
         self.sessions = Sessions(
@@ -125,15 +143,21 @@ class ReviewPage(FieldReviewPages):
         text = "Log in first: your session is missing or has expired."
         return self.render("login.html", 401, message=text, next="/queue")
 
-    async def posted(self, request: Request, session: Session | None) -> FormData | Denied:
+    async def posted(
+        self,
+        request: Request,
+        session: Session | None,
+        max_fields: int = 32,
+        max_bytes: int = MAX_FORM_BYTES,
+    ) -> FormData | Denied:
         """A POSTed form from this page: 403 when the Origin/Referer is foreign or, for a
         signed-in reviewer, the CSRF token is missing or wrong."""
         if not same_origin(request.headers, request.headers.get("host", "")):
             return self.forbidden("This form did not come from this page (Origin/Referer).")
         length = request.headers.get("content-length", "")
-        if not length.isdigit() or int(length) > MAX_FORM_BYTES:  # browsers always send it
+        if not length.isdigit() or int(length) > max_bytes:  # browsers always send it
             return self.message(413, "Too large", "The form is too large or unsized.", session)
-        form = await request.form(max_files=0, max_fields=32)
+        form = await request.form(max_files=0, max_fields=max_fields)
         if session is not None and not csrf_ok(session, field(form, "csrf")):
             return self.forbidden("The form's security token is missing or wrong; reload it.")
         return form
@@ -190,15 +214,80 @@ class ReviewPage(FieldReviewPages):
         session = self.signed_in(request)
         if isinstance(session, Denied):
             return session
-        queue = await reviews.pending(self.client, self.task_queue, QUERY_TIMEOUT_S)
+        q = request.query_params
+        shown = {k: q.get(k, "").strip()[:64] for k in ("route", "reason", "assignee", "older")}
+        age = AGE.fullmatch(shown["older"])
+        f = QueueFilter(
+            route=shown["route"] or None,
+            reason=shown["reason"] or None,
+            assignee=shown["assignee"] or None,
+            older_than=timedelta(seconds=int(age[1]) * UNIT_SECONDS[age[2]]) if age else None,
+            limit=QUEUE_PAGE + 1,
+        )
+        now = datetime.now(UTC)
+        rows = await asyncio.to_thread(self.store.pending_queue, f, now, full=True)
+        pending = [ReviewRequest.model_validate(r.request) for r in rows[:QUEUE_PAGE]]
         fields, silent = await self.field_queue()
         return self.render(
             "queue.html",
             200,
             session,
-            pending=queue.reviews,
+            pending=pending,
+            more=len(rows) > QUEUE_PAGE,
+            filters=shown,
+            bulk_id=reviews.new_decision_id(),
             fields=fields,
-            silent=queue.silent + silent,
+            silent=silent,
+        )
+
+    async def bulk(self, request: Request) -> Response:
+        """One decision per ticked run, each its own update and receipt."""
+        session = self.signed_in(request)
+        if isinstance(session, Denied):
+            return session
+        form = await self.posted(request, session, QUEUE_PAGE + 8, MAX_BULK_FORM_BYTES)
+        if isinstance(form, Denied):
+            return form
+        action = BULK_ACTIONS.get(field(form, "action"))
+        bulk_id = field(form, "bulk_id")
+        runs = list(dict.fromkeys(str(v) for v in form.getlist("run")))[:QUEUE_PAGE]
+        if not (action and DECISION_ID.fullmatch(bulk_id) and runs):
+            text = "Tick at least one review and choose what to do with them."
+            return self.message(422, "Nothing to do", text, session)
+        base = ReviewDecision(
+            action=action,
+            reviewer=session.reviewer,
+            reason=field(form, "reason").strip()[:128] or None,
+            assignee=(field(form, "assignee").strip()[:128] or None)
+            if action == ReviewAction.REASSIGN
+            else None,
+        )
+        gate = asyncio.Semaphore(BULK_CONCURRENCY)
+
+        async def one(run: str) -> tuple[str, str, str]:
+            decision = base.model_copy(update={"decision_id": f"{bulk_id}:{run}"})
+            async with gate:
+                try:
+                    r = await reviews.decide_run(self.client, run, decision)
+                except ReviewRefused as refused:
+                    return run, "refused", str(refused)
+                except (NoSuchReview, reviews.NoWorker, RPCError) as err:
+                    return run, "not reached", str(getattr(err, "message", None) or err)
+            done = "already applied" if r.duplicate else "applied"
+            return run, done, f"review {r.review_id} v{r.version}, decision {r.decision_id}"
+
+        results = await asyncio.gather(*(one(r) for r in runs))
+        counts = {s: 0 for s in ("applied", "already applied", "refused", "not reached")}
+        for _, status, _ in results:
+            counts[status] += 1
+        log.info(
+            "review_web.bulk",
+            reviewer=session.reviewer,
+            action=action.value,
+            **{k.replace(" ", "_"): v for k, v in counts.items()},
+        )
+        return self.render(
+            "bulk.html", 200, session, action=action.value, results=results, counts=counts
         )
 
     async def detail(self, request: Request) -> Response:
@@ -275,7 +364,7 @@ class ReviewPage(FieldReviewPages):
         fields = {k: sent[k] or None for k in ("category", "priority")} | {"reply": sent["reply"]}
         if action == ReviewAction.EDIT:
             return fields
-        if action == ReviewAction.REJECT:
+        if action in (ReviewAction.REJECT, ReviewAction.SPAM):
             return {}
         try:
             shown = (await reviews.get(self.client, ticket_id)).proposal.model_dump()
@@ -299,6 +388,7 @@ def create_app(client: Client, settings: Settings) -> Starlette:
         Route("/login", page.login, methods=["POST"]),
         Route("/logout", page.logout, methods=["POST"]),
         Route("/queue", page.queue),
+        Route("/bulk", page.bulk, methods=["POST"]),
         Route("/review/{ticket_id:path}", page.detail, methods=["GET"]),
         Route("/review/{ticket_id:path}", page.submit, methods=["POST"]),
         Route("/fields/{run_id:path}", page.field_detail, methods=["GET"]),

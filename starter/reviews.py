@@ -24,6 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.store import Store
 from contracts import (
+    CLOSING_ACTIONS,
     ReviewAction,
     ReviewDecision,
     ReviewProposal,
@@ -31,7 +32,7 @@ from contracts import (
     ReviewRequest,
     TriageResult,
 )
-from starter.runs import ticket_handle
+from starter.runs import ticket_handle, workflow_id_for
 from workflows.triage import TriageWorkflow
 
 PENDING_QUERY = (  # ticket reviews; other workflows' are field reviews (field_reviews.py)
@@ -113,11 +114,26 @@ async def decide(
     """Submit through the update: the receipt, or ReviewRefused with the run's reason.
     The decision id is the update id too, so a resent decision is answered, not redone.
     NoWorker after `timeout` seconds without an answer (no worker runs)."""
+    return await decide_run(client, workflow_id_for(ticket_id), decision, timeout)
+
+
+async def decide_run(
+    client: Client, workflow_id: str, decision: ReviewDecision, timeout: float = 15.0
+) -> ReviewReceipt:
+    """`decide` for a run named by its workflow id. A run that had finished before the
+    decision was sent answers a resent one with its first receipt, marked duplicate (the
+    server keeps a finished run's update results by id)."""
     if decision.decision_id is None:
         decision = decision.model_copy(update={"decision_id": new_decision_id()})
-    handle = ticket_handle(client, ticket_id)
+    handle = client.get_workflow_handle_for(TriageWorkflow.run, workflow_id)
     try:
-        return await handle.execute_update(
+        before = (await handle.describe()).status
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise NoSuchReview(f"{handle.id}: no such run") from None
+        raise
+    try:
+        receipt = await handle.execute_update(
             TriageWorkflow.submit_review,
             decision,
             id=decision.decision_id,
@@ -143,6 +159,9 @@ async def decide(
         if not finished:
             raise NoSuchReview(f"{handle.id}: {err.message}") from None
         return answered(await handle.result(), decision)
+    if before != WorkflowExecutionStatus.RUNNING and not receipt.duplicate:
+        receipt = receipt.model_copy(update={"duplicate": True})
+    return receipt
 
 
 def answered(result: TriageResult, decision: ReviewDecision) -> ReviewReceipt:
@@ -157,7 +176,7 @@ def answered(result: TriageResult, decision: ReviewDecision) -> ReviewReceipt:
         raise ReviewRefused(f"the review was already decided: {review.outcome}{by}")
     action = ReviewAction(review.outcome)
     final = None
-    if action != ReviewAction.REJECT:
+    if action not in CLOSING_ACTIONS:
         final = ReviewProposal(
             category=result.category, priority=result.priority, reply=result.reply
         )

@@ -11,17 +11,17 @@ with --rerun). Ids and reasons are shown escaped.
 
 Exit codes (as for `aiflow submit`):
   0    every item was started, or was already running or finished
-  1    some item was not started (wins over 3)
+  1    some item was not started (wins over 3), or (--wait) could not be followed
   3    some earlier run failed: start it again with --rerun
-  2    usage error, unknown workflow, unreadable file, invalid settings, or no Temporal
-       server at the configured address
+  2    usage error, unknown workflow, unreadable file, invalid settings
+  4    no Temporal server at the address named (and the setting it came from)
   141  stdout was closed (`| head`)
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -37,12 +37,22 @@ from activities.store import Store
 from deployment import workflow_specs
 from settings import Settings
 from starter.items import ItemToStart, reader_of
-from starter.runs import EarlierRun, connect_cli, load_settings, start_once, unreachable
+from starter.runs import (
+    QUERY_TIMEOUT,
+    EarlierRun,
+    NotSettling,
+    connect_cli,
+    settle,
+    start_once,
+    unreachable,
+)
 from starter.terminal import (
     EXIT_FAILED_BEFORE,
     EXIT_INVALID,
     CliError,
+    CliParser,
     error,
+    load_settings,
     run_main,
     safe_text,
     say,
@@ -72,30 +82,26 @@ async def waiting_for(handle: WorkflowHandle) -> str | None:
     """What a person must check in the run (fields in doubt, or review reasons), or None
     while it needs no one."""
     try:
-        pending = await handle.query(REVIEW_QUERY, result_type=dict)
+        pending = await handle.query(REVIEW_QUERY, result_type=dict, rpc_timeout=QUERY_TIMEOUT)
         return ",".join(sorted(pending["in_doubt"])) if pending else None
     except WorkflowQueryFailedError:  # a workflow with its own review (tickets): its status
-        state = await handle.query("status", result_type=dict)
+        state = await handle.query("status", result_type=dict, rpc_timeout=QUERY_TIMEOUT)
         return ",".join(state.get("review_reasons") or []) if state.get("needs_review") else None
 
 
 async def settled(handle: WorkflowHandle, poll: float = 0.5) -> str:
-    """The run's outcome once it completes, or "awaiting review: FIELDS" once a person
-    must check it."""
-    result = asyncio.ensure_future(handle.result())
+    """The run's outcome once it completes, "awaiting review: FIELDS" once a person must
+    check it, or "not followed: WHY" if its status query keeps failing."""
     try:
-        while True:
-            done, _ = await asyncio.wait({result}, timeout=poll)
-            if done:
-                value = result.result()  # a result model, or a dict from an untyped handle
-                found = value.get("outcome") if isinstance(value, dict) else value.outcome
-                return str(getattr(found, "value", found))
-            if (why := await waiting_for(handle)) is not None:
-                return "awaiting review: " + why
+        value, why = await settle(handle, waiting_for, poll)
     except WorkflowFailureError:
         return "failed: rerun it with --rerun"
-    finally:
-        result.cancel()
+    except NotSettling as err:
+        return f"not followed: {err}"
+    if why is not None:
+        return "awaiting review: " + why
+    found = value.get("outcome") if isinstance(value, dict) else value.outcome  # dict: untyped
+    return str(getattr(found, "value", found))
 
 
 async def run(args: argparse.Namespace, spec: WorkflowSpec, client: Client, s: Settings) -> int:
@@ -127,6 +133,7 @@ async def run(args: argparse.Namespace, spec: WorkflowSpec, client: Client, s: S
                 elif args.wait:
                     end = await settled(handle)
                     failed_before += end.startswith("failed")
+                    invalid += end.startswith("not followed")
                     line += "\t" + end
                 say(line)
     finally:
@@ -135,7 +142,7 @@ async def run(args: argparse.Namespace, spec: WorkflowSpec, client: Client, s: S
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = CliParser(
         prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("workflow", help="a name from `aiflow workflows`")
@@ -159,6 +166,9 @@ async def amain(
         if spec is None:
             known = ", ".join(s.name for s in specs)
             raise CliError(f"unknown workflow {safe_text(args.workflow)!r} (known: {known})")
+        for path in args.files:  # before connecting: a typo is not a server problem
+            if not os.path.exists(path):
+                raise CliError(f"cannot read {safe_text(path, 200)}: No such file or directory")
         return await run(args, spec, client or await connect_cli(settings), settings)
     except CliError as err:
         error(PROG, str(err))
@@ -166,7 +176,7 @@ async def amain(
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_main(amain, argv)
+    return run_main(amain, argv, PROG)
 
 
 if __name__ == "__main__":

@@ -1,29 +1,44 @@
-"""A ticket's triage runs on Temporal: its workflow id, how its latest run ended, and
-starting it (again). Shared by `aiflow submit` and `aiflow retry`."""
+"""A ticket's triage runs on Temporal: its workflow id, how its latest run ended,
+starting it (again), and following a run until it settles. Shared by `aiflow submit`,
+`retry`, `run`, `status` and the demo."""
 
 from __future__ import annotations
 
-import re
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+)
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts import Outcome, Ticket, TriageInput
 from contracts.limits import FIELD_CHARS, TICKET_ID_RE, TICKET_ID_RULE
-from deployment import DEFAULT_ADDRESS, configured_address, connect
+from deployment import TemporalUnreachable, connect, connected_target
 from settings import Settings
 from starter.items import ItemToStart, printable
 from starter.items import workflow_id as item_workflow_id
-from starter.terminal import CliError, safe_text
+from starter.terminal import safe_text
 from workflows.registry import WorkflowSpec
 from workflows.triage import SPEC as TRIAGE
 from workflows.triage import TriageWorkflow
 
-_OS_MESSAGE_RE = re.compile(r'message: "([^"]{1,200})"')  # in the SDK's connect error
+# A status query a busy worker has not answered in this long is asked again; this many
+# failures in a row (a minute or more) and the run is reported as not followed, not waited
+# for in silence.
+QUERY_TIMEOUT = timedelta(seconds=5)
+QUERY_ATTEMPTS = 12
+T = TypeVar("T")
+
 # Closed without a result: Temporal's own reuse policy ALLOW_DUPLICATE_FAILED_ONLY
 # accepts exactly these for a rerun.
 FAILED_STATUSES = frozenset(
@@ -181,37 +196,57 @@ def ticket_id_problem(ticket_id: str) -> str | None:
     return None
 
 
-def load_settings() -> Settings:
-    """Settings from the environment; a bad variable is a user error, named without its
-    value (it may be a secret)."""
-    try:
-        return Settings()
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise CliError(f"invalid setting {safe_text(where)}: {first['msg']}") from None
-
-
 async def connect_cli(settings: Settings) -> Client:
-    """The Temporal client of a command; an unreachable server is a user error that names
-    the address."""
-    try:
-        return await connect(settings)
-    except RuntimeError as err:
-        address = configured_address() or DEFAULT_ADDRESS
-        text = str(err)
-        found = _OS_MESSAGE_RE.search(text[:2000])
-        reason = found.group(1) if found else text.removeprefix("Failed client connect: ")
-        raise CliError(
-            f"cannot reach the Temporal server at {safe_text(address)}: {safe_text(reason, 200)}"
-        ) from None
+    """The Temporal client of a command (deployment.connect: TemporalUnreachable, naming
+    the address and the setting it came from, if no server answers)."""
+    return await connect(settings)
 
 
-def unreachable(client: Client, err: RPCError) -> CliError | None:
-    """A CliError if `err` says the server went away, else None (the call was refused)."""
+def unreachable(client: Client, err: RPCError) -> TemporalUnreachable | None:
+    """TemporalUnreachable if `err` says the server went away, else None (refused)."""
     if err.status not in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
         return None
     address = client.service_client.config.target_host
-    return CliError(
-        f"cannot reach the Temporal server at {safe_text(address)}: {safe_text(err.message, 200)}"
-    )
+    target = connected_target(address)
+    source = target.source if target else "in use"
+    return TemporalUnreachable(address, source, safe_text(err.message, 200))
+
+
+class NotSettling(Exception):
+    """A run whose status query kept failing: it could not be followed to its end."""
+
+
+async def settle(
+    handle: WorkflowHandle,
+    needs_person: Callable[[WorkflowHandle], Awaitable[T | None]],
+    poll: float = 0.5,
+    attempts: int = QUERY_ATTEMPTS,
+) -> tuple[Any, T | None]:
+    """`(result, None)` once the run completes, or `(None, what)` once `needs_person`
+    (a query, with QUERY_TIMEOUT) says a person must act. A failed query is asked again at
+    the next poll; `attempts` failures in a row raise NotSettling. The server gone
+    (UNAVAILABLE) is raised as is."""
+    result = asyncio.ensure_future(handle.result())
+    failures = 0
+    try:
+        while True:
+            done, _ = await asyncio.wait({result}, timeout=poll)
+            if done:
+                return result.result(), None
+            try:
+                found = await needs_person(handle)
+            except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError) as err:
+                if isinstance(err, RPCError) and err.status == RPCStatusCode.UNAVAILABLE:
+                    raise
+                failures += 1
+                if failures >= attempts:
+                    raise NotSettling(
+                        f"its status query failed {failures} times in a row "
+                        f"(last: {safe_text(getattr(err, 'message', None) or err, 120)})"
+                    ) from err
+                continue
+            failures = 0
+            if found is not None:
+                return None, found
+    finally:
+        result.cancel()

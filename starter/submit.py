@@ -12,19 +12,19 @@ The whole file is read before anything starts, and each ticket is checked agains
 caps of contracts.limits before anything is sent to Temporal. Ids and values are shown
 escaped.
 
-Exit codes (the same for `aiflow retry`):
+Exit codes (those of every command, starter/terminal.py; the same for `aiflow retry`):
   0    every ticket was started, or was already running or finished
-  1    some ticket was not started: over a cap, no usable id, not a ticket (wins over 3)
+  1    some ticket was not started: over a cap, no usable id, not a ticket (wins over 3);
+       or (--wait) some run's status query kept failing, so it was not followed
   3    some earlier run failed: rerun it with `aiflow retry ID` or `submit --rerun`
-  2    usage error, unreadable file (then nothing is started), invalid settings, or no
-       Temporal server at the configured address
+  2    usage error, unreadable file (then nothing is started), invalid settings
+  4    no Temporal server at the address named (and the setting it came from)
   141  stdout was closed (`| head`): tickets after the last line shown were not submitted
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import re
 import sys
 from collections.abc import Iterator
@@ -41,10 +41,12 @@ from contracts.limits import over_limits
 from settings import Settings
 from starter.items import ItemToStart
 from starter.runs import (
+    QUERY_TIMEOUT,
     TRIAGE,
     EarlierRun,
+    NotSettling,
     connect_cli,
-    load_settings,
+    settle,
     start_once,
     ticket_id_problem,
     ticket_item,
@@ -55,28 +57,32 @@ from starter.terminal import (
     EXIT_FAILED_BEFORE,
     EXIT_INVALID,
     CliError,
+    CliParser,
     error,
+    load_settings,
     run_main,
     safe_text,
     say,
 )
 from starter.ticket_file import iter_tickets, read_tickets  # noqa: F401  (for demo)
+from workflows.mailtext import html_to_text, looks_like_html
 from workflows.triage import TriageWorkflow
 
 PROG = "aiflow submit"
-PREVIEW_CHARS = 1000  # what of an oversized body travels in history
 # A lone surrogate (JSON "\ud800"): pydantic cannot encode it into a payload.
 _SURROGATE_RE = re.compile("[\\ud800-\\udfff]")
 
 
 def offload_large_body(ticket: Ticket, store: Store, max_chars: int) -> Ticket:
-    """Keep oversized bodies out of history: store them whole, send a reference + preview."""
+    """Keep oversized bodies out of history: store them whole, send a reference and the
+    excerpt intake triages (its first `max_chars` characters; of HTML, of its text)."""
     if ticket.body is None or len(ticket.body) <= max_chars:
         return ticket
     ref = store.put_blob(ticket.body)
+    text = html_to_text(ticket.body) if looks_like_html(ticket.body) else ticket.body
     return ticket.model_copy(
         update={
-            "body": ticket.body[:PREVIEW_CHARS],
+            "body": text[:max_chars],
             "body_ref": ref,
             "body_chars": len(ticket.body),
         }
@@ -177,18 +183,15 @@ async def submit(
 
 
 async def wait_settled(handle: WorkflowHandle, poll: float = 0.5) -> TriageResult | RunState:
-    """The result when the run completes, or its state once it waits for a reviewer."""
-    result = asyncio.ensure_future(handle.result())
-    try:
-        while True:
-            done, _ = await asyncio.wait({result}, timeout=poll)
-            if done:
-                return result.result()
-            state = await handle.query(TriageWorkflow.status)
-            if state.stage == Stage.REVIEW and state.needs_review:
-                return state
-    finally:
-        result.cancel()
+    """The result when the run completes, or its state once it waits for a reviewer
+    (NotSettling if its status query keeps failing)."""
+
+    async def in_review(h: WorkflowHandle) -> RunState | None:
+        state = await h.query(TriageWorkflow.status, rpc_timeout=QUERY_TIMEOUT)
+        return state if state.stage == Stage.REVIEW and state.needs_review else None
+
+    result, state = await settle(handle, in_review, poll)
+    return state if state is not None else result
 
 
 # --- the command ------------------------------------------------------------------------
@@ -225,6 +228,8 @@ async def run(args: argparse.Namespace, client: Client, settings: Settings) -> i
                 settled = await _settled(sub)
                 if settled.startswith("failed"):
                     failed_before += 1
+                elif settled.startswith("not followed"):
+                    invalid += 1
                 line += "\t" + settled
             say(line)
     finally:
@@ -237,18 +242,24 @@ async def _settled(sub: Submitted) -> str:
         settled = await wait_settled(sub.handle)
     except WorkflowFailureError:
         return f"failed: run aiflow retry {sub.ticket_id}"
+    except NotSettling as err:
+        return f"not followed: {err}; see aiflow status {sub.ticket_id}"
     if isinstance(settled, TriageResult):
         return settled.outcome.value
     return "awaiting review: " + ",".join(settled.review_reasons)
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = CliParser(
         prog=PROG,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("file", type=Path, help="a .json ticket (or list) or a .jsonl file")
+    p.add_argument(
+        "file",
+        type=Path,
+        help="a .json ticket (or list), a .jsonl file, an .eml e-mail, or a folder of them",
+    )
     p.add_argument(
         "--wait", action="store_true", help="wait until each run completes or awaits review"
     )
@@ -275,7 +286,7 @@ async def amain(
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_main(amain, argv)
+    return run_main(amain, argv, PROG)
 
 
 if __name__ == "__main__":

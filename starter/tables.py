@@ -1,18 +1,24 @@
-"""Plain-text tables for the terminal tools: fixed-width columns, nothing to install."""
+"""Plain-text tables for the terminal tools: columns sized to their content."""
 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import timedelta
 
 
-def table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Left-aligned columns as wide as their widest cell, two spaces apart."""
+def table(head: Sequence[str], rows: Sequence[Sequence[str]], right: Collection[int] = ()) -> str:
+    """Columns as wide as their widest cell, two spaces apart; left-aligned, but those
+    whose index is in `right` (numbers). Cells are shown as given: escape untrusted text
+    first (terminal.safe_text), so a cell is one line and its length its width."""
     lines = [list(head), *[list(r) for r in rows]]
     widths = [max(len(r[i]) for r in lines) for i in range(len(head))]
     return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in lines
+        "  ".join(
+            cell.rjust(w) if i in right else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(r, widths, strict=True))
+        ).rstrip()
+        for r in lines
     )
 
 

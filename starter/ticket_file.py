@@ -1,7 +1,9 @@
 """Tickets from a file, as `aiflow submit` reads them: a .json file (one ticket or a
-list, capped at MAX_DOCUMENT_BYTES) or a JSONL file (one ticket a line, streamed, each
-line capped at MAX_LINE_BYTES). A file that cannot be read as tickets raises CliError
-naming the first problem and where it is."""
+list, capped at MAX_DOCUMENT_BYTES), a JSONL file (one ticket a line, streamed, each
+line capped at MAX_LINE_BYTES), an .eml file (one e-mail message, capped at
+MAX_MESSAGE_BYTES: starter/mail.py), or a directory of such files (its *.eml, *.json and
+*.jsonl files in name order, not its subdirectories). A file that cannot be read as
+tickets raises CliError naming the first problem and where it is."""
 
 from __future__ import annotations
 
@@ -10,23 +12,65 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from contracts.limits import MAX_DOCUMENT_BYTES, MAX_LINE_BYTES
+from contracts.limits import MAX_DOCUMENT_BYTES, MAX_LINE_BYTES, MAX_MESSAGE_BYTES
+from starter.mail import ticket_from_message
 from starter.terminal import CliError, safe_text
 
 
 def iter_tickets(path: Path) -> Iterator[tuple[str, dict]]:
-    """`(where, ticket object)` for each ticket of a .json file (a ticket or a list) or of
-    a JSONL file (one a line; streamed, never read whole). A file that cannot be read as
-    tickets raises CliError naming the first problem and its line."""
+    """`(where, ticket object)` for each ticket of a .json file (a ticket or a list), of
+    a JSONL file (one a line; streamed, never read whole), of an .eml file (where: its
+    name) or of a directory of them (where: the file, and the line or item). A file that
+    cannot be read as tickets raises CliError naming the first problem and its line.
+
+    A directory named like a ticket file ("d.jsonl") is refused as a file would be."""
+    if not _is_ticket_file(path) and path.is_dir():
+        yield from _directory(path)
+        return
+    yield from _file(path)
+
+
+def _file(path: Path) -> Iterator[tuple[str, dict]]:
     name = safe_text(path, 200)
     try:
         with path.open("rb") as f:
             if path.suffix == ".json":
                 yield from _document(f, name)
+            elif _is_message(path):
+                data = f.read(MAX_MESSAGE_BYTES + 1)
+                yield safe_text(path.name, 200), ticket_from_message(data, path.stem, name)
             else:
                 yield from _lines(f)
     except OSError as err:
         raise CliError(f"cannot read {name}: {err.strerror or err}") from None
+
+
+def _is_message(path: Path) -> bool:
+    return path.suffix.lower() == ".eml"
+
+
+def _is_ticket_file(path: Path) -> bool:
+    return path.suffix in (".json", ".jsonl") or _is_message(path)
+
+
+def _directory(path: Path) -> Iterator[tuple[str, dict]]:
+    name = safe_text(path, 200)
+    try:
+        files = sorted(p for p in path.iterdir() if _is_ticket_file(p) and p.is_file())
+    except OSError as err:
+        raise CliError(f"cannot read {name}: {err.strerror or err}") from None
+    if not files:
+        raise CliError(f"{name} has no .eml, .json or .jsonl files")
+    for file in files:
+        shown, full = safe_text(file.name, 200), safe_text(file, 200)
+        try:
+            for where, ticket in _file(file):
+                yield (where if where == shown else f"{shown}: {where}"), ticket
+        except CliError as err:
+            message = str(err)
+            if full not in message:  # a line's problem: say in which file
+                raise CliError(f"{full}: {message}") from None
+            raise
 
 
 def read_tickets(path: Path) -> list[dict]:

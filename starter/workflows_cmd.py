@@ -3,12 +3,10 @@ catalogue alias each step uses here) and what `aiflow run NAME FILE` takes."""
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from starter.runs import load_settings
 from starter.tables import table
-from starter.terminal import CliError, error, stdout_closed
+from starter.terminal import CliError, CliParser, error, load_settings, stdout_closed
 
 
 def render() -> str:
@@ -37,9 +35,9 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argparse.ArgumentParser(prog="aiflow workflows", description=__doc__).parse_args(argv)
+    CliParser(prog="aiflow workflows", description=__doc__).parse_args(argv)
     try:
-        print(render())
+        print(render(), flush=True)
     except CliError as err:
         error("aiflow workflows", str(err))
         return err.code

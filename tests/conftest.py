@@ -109,6 +109,8 @@ def make_settings(tmp_path: Path, **overrides) -> Settings:
         # cache and cascade tests (test_ladder_*.py) turn them on
         "cache": {"enabled": False},
         "cascade": {},
+        # the spam model off likewise: test_spam_lane.py turns it on
+        "spam_detection": False,
     }
     return Settings(_env_file=None, **(values | overrides))
 

@@ -5,7 +5,8 @@ call time) or from any valid base. `expect` is one of:
 
 * "client_reject": the CLI must refuse to start it (over a cap, bad ticket_id, wrong type,
   a lone surrogate: pydantic cannot encode one into a payload);
-* "intake_reject": the workflow's intake rejects it (email, channel, tier, language, body);
+* "intake_reject": the workflow's intake rejects it (email, channel, tier, language, an
+  empty body);
 * "review": it must reach a human (adversarial content: the content guard flags it);
 * "safe": any outcome but `failed`, never auto-resolved with more confidence than the base.
 
@@ -38,7 +39,7 @@ MAX_NAME_CHARS = FIELD_CHARS["customer_name"]
 MAX_EMAIL_CHARS = FIELD_CHARS["customer_email"]
 MAX_CODE_CHARS = FIELD_CHARS["channel"]  # channel, customer_tier, language
 MAX_RAW_BODY_CHARS = FIELD_CHARS["body"]
-WORKFLOW_MAX_BODY_CHARS = Settings.model_fields["max_body_chars"].default  # intake rejects more
+WORKFLOW_MAX_BODY_CHARS = Settings.model_fields["max_body_chars"].default  # triaged of a body
 # -----------------------------------------------------------------------------------------
 
 DEMO = Path(__file__).resolve().parents[1] / "data" / "tickets" / "demo.jsonl"
@@ -193,7 +194,8 @@ _FIELD_EXPECT: dict[str, tuple[str, dict[str, str]]] = {
     "body": (
         "safe",
         {"empty": "intake_reject", "whitespace": "intake_reject", "null": "intake_reject"}
-        | {"100kb": "intake_reject", "1mb": "intake_reject", "10mb": "client_reject"}
+        # a long body is triaged on its first WORKFLOW_MAX_BODY_CHARS: the filler repeats
+        | {"100kb": "review", "1mb": "review", "10mb": "client_reject"}
         | {"homoglyph": "review", "lone_surrogate": "client_reject"}
         | dict.fromkeys(_WRONG_TYPE, "client_reject"),
     ),
@@ -304,10 +306,10 @@ def _boundary_variants(base: dict[str, Any]) -> list[Variant]:
         Variant(
             "body.workflow_max", base | {"body": word_salad(WORKFLOW_MAX_BODY_CHARS)}, "review"
         ),
-        Variant(
+        Variant(  # triaged on an excerpt: the same stuffing as at the limit
             "body.workflow_over",
             base | {"body": word_salad(WORKFLOW_MAX_BODY_CHARS + 1)},
-            "intake_reject",
+            "review",
         ),
         Variant("body.only_controls", base | {"body": "\x00\x07\u200b\u202e\r\n"}, "intake_reject"),
         Variant("body.only_emoji", base | {"body": "\U0001f621" * 3}, "safe"),

@@ -114,6 +114,7 @@ def group(decisions, approved, edited, rejected, ratio, p50) -> dict:
         "approved": approved,
         "edited": edited,
         "rejected": rejected,
+        "spam": 0,
         "overrides": overrides,
         "override_rate": round(overrides / decisions, 4),
         "mean_reply_edit_ratio": ratio,
@@ -131,7 +132,8 @@ def test_export_matches_the_stored_corrections(store, tmp_path):
     rows = store.corrections()
     assert [r.decision_id for r in rows] == ["d-1", "d-2", "d-3", "d-4", "d-5"]
     assert sorted(p.name for p in out.iterdir()) == [
-        *("eval.jsonl", "field_corrections.jsonl", "finetune.jsonl", "summary.json")
+        *("eval.jsonl", "field_corrections.jsonl", "finetune.jsonl", "spam.jsonl"),
+        "summary.json",
     ]
     assert (out / "field_corrections.jsonl").read_text() == ""  # tickets only: none
 
@@ -187,8 +189,22 @@ def test_export_matches_the_stored_corrections(store, tmp_path):
         "changed_fields": {"category": 1, "priority": 1, "reply": 1},
         "finetune_examples": 8,
         "eval_cases": 5,
+        "spam_examples": 4,
         "skipped_examples": [],
     }
+    # approved and edited tickets are not spam; a reject says neither
+    assert read_jsonl(out / "spam.jsonl") == [
+        {
+            "id": d["id"],
+            "subject": TICKETS[d["ticket"]]["subject"],
+            "body": TICKETS[d["ticket"]]["body"],
+            "sender": TICKETS[d["ticket"]]["customer_email"],
+            "headers": {},
+            "label": "ham",
+        }
+        for d in DECISIONS
+        if d["action"] != "reject"
+    ]
     assert summary["by_prompt_version"]["triage.draft@v1"]["override_rate"] == 0.6667  # 2/3
 
 
@@ -254,7 +270,7 @@ async def test_cli_prints_the_table(tmp_path):
     assert export.code == 0, export
     assert export.out == table + (
         f"wrote {tmp_path / 'out'}: finetune.jsonl (8 examples), eval.jsonl (5 cases),"
-        " summary.json, field_corrections.jsonl (0 corrected fields)\n"
+        " spam.jsonl (4 labelled), summary.json, field_corrections.jsonl (0 corrected fields)\n"
     )
 
 

@@ -41,12 +41,13 @@ def ticket_flags(raw: dict[str, Any]) -> list[ContentFlag]:
 
 
 def normalized(raw: dict[str, Any]):
-    """The ticket as the workflow's intake leaves it (oversized bodies offloaded first)."""
+    """The ticket as the workflow's intake leaves it (oversized bodies offloaded first, as
+    starter.submit.offload_large_body does to text: its first WORKFLOW_MAX_BODY_CHARS)."""
     ticket = Ticket.model_validate(raw)
     if ticket.body is not None and len(ticket.body) > WORKFLOW_MAX_BODY_CHARS:
         ticket = ticket.model_copy(
             update={
-                "body": ticket.body[:1000],
+                "body": ticket.body[:WORKFLOW_MAX_BODY_CHARS],
                 "body_ref": "blob:1",
                 "body_chars": len(ticket.body),
             }

@@ -83,6 +83,7 @@ def worker_env(tmp_path: Path, settings: Settings, address: str, **extra: str) -
             "AIFLOW_SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS),
             # the ladder as the test's settings have it (make_settings: off)
             "AIFLOW_CACHE": settings.cache.model_dump_json(exclude_unset=True),
+            "AIFLOW_SPAM_DETECTION": "true" if settings.spam_detection else "false",
             **(
                 {
                     "AIFLOW_CASCADE": json.dumps(

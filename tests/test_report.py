@@ -115,8 +115,12 @@ HEADERS = [  # each table's title and header line, as the terminal shows them
     "tier  runs  share  cost  cost per answered  p50 ms",
     "Steps settled, by tier",
     "step  tier  steps",
-    "Reviews (override = edit or reject)",
-    "runs  reviewed  review rate  pending  decisions  approve  edit  reject  override rate",
+    "Reviews (override = edit, reject or spam)",
+    "runs  reviewed  review rate  pending  decisions  approve  edit  reject  spam  override rate",
+    "Review share by route (of all runs)",
+    "route    runs  share",
+    "Review share by reason (of all runs; a run may have several)",
+    "reason          runs  share",
     "Retries and errors",
     "kind                  count",
 ]
@@ -287,8 +291,23 @@ def expected_from_sql(db, budgets: dict[str, float]) -> dict:
     settled = {layer: one(db, SETTLED, o=o) for layer, o in report.NOT_MODEL_LAYERS.items()}
     status = dict(sql(db, "SELECT status, COUNT(*) FROM reviews GROUP BY status"))
     actions = dict(sql(db, "SELECT action, COUNT(*) FROM corrections GROUP BY action"))
-    decisions, overrides = sum(actions.values()), actions.get("edit", 0) + actions.get("reject", 0)
+    decisions = sum(actions.values())
+    overrides = sum(actions.get(a, 0) for a in ("edit", "reject", "spam"))
     reviewed = one(db, "SELECT COUNT(DISTINCT workflow_id) FROM reviews")
+    # each of these runs was reviewed at most once
+    routes = sql(db, "SELECT queue, COUNT(DISTINCT workflow_id) FROM reviews GROUP BY queue")
+    reasons = sql(
+        db,
+        """SELECT j.value, COUNT(DISTINCT r.workflow_id) FROM reviews r, json_each(r.reasons) j
+        GROUP BY j.value""",
+    )
+
+    def shares(found):
+        return [
+            {"name": k, "runs": v, "share": round(v / n_runs, 4)}
+            for k, v in sorted(found, key=lambda kv: (-kv[1], kv[0]))
+        ]
+
     ratios = [r[0] for r in sql(db, "SELECT reply_edit_ratio FROM corrections") if r[0] is not None]
     waits = sorted(r[0] for r in sql(db, "SELECT time_to_review_s FROM corrections"))
     counts = dict.fromkeys(report.ALWAYS_SHOWN, 0) | {
@@ -392,10 +411,13 @@ def expected_from_sql(db, budgets: dict[str, float]) -> dict:
             "pending": status.get("pending", 0),
             "decided": status.get("decided", 0),
             "expired": status.get("expired", 0),
+            "by_route": shares(routes),
+            "by_reason": shares(reasons),
             "decisions": decisions,
             "approved": actions.get("approve", 0),
             "edited": actions.get("edit", 0),
             "rejected": actions.get("reject", 0),
+            "spam": actions.get("spam", 0),
             "overrides": overrides,
             "override_rate": round(overrides / decisions, 4),
             "mean_reply_edit_ratio": round(sum(ratios) / len(ratios), 4),

@@ -297,9 +297,9 @@ def test_unreachable_server_names_the_address(tmp_path) -> None:
     for command in (["submit", str(path)], ["retry", "T-1"]):
         code, out, err = run_cli(tmp_path, *command, address=address)
         assert (code, out, err) == (
-            2,
+            4,
             "",
-            f"aiflow {command[0]}: cannot reach the Temporal server at {address}: "
+            f"aiflow {command[0]}: cannot reach Temporal at {address} (from TEMPORAL_ADDRESS): "
             "Connection refused\n",
         )
 

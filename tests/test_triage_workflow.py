@@ -204,20 +204,27 @@ async def test_same_ticket_twice_is_processed_once(env, settings):
     assert len(runs) == 1
 
 
-async def test_oversized_body_stays_out_of_history(env, settings):
+async def test_oversized_body_is_triaged_on_an_excerpt_and_stays_out_of_history(env, settings):
     body = "My invoice is wrong. " * 3000  # 63,000 characters, over the 20,000 cap
     async with running_worker(env.client, settings):
         handle = await start(env.client, settings, ticket(body=body))
-        result = await handle.result()
+        settled = await wait_settled(handle, poll=0.2)
         state = await handle.query(TriageWorkflow.status)
-    assert result.outcome == Outcome.REJECTED
-    assert [r.code for r in result.rejections] == ["body_too_long"]
+        if isinstance(settled, RunState):
+            await handle.terminate("test done")
+    assert isinstance(settled, RunState) or settled.outcome != Outcome.REJECTED
+    blob_ref = (await _started_input(handle))["ticket"]["body_ref"]
+    t = state.ticket  # never rejected for its length: triaged on its first 20,000 chars
+    assert (t.body, t.body_excerpt, t.body_chars, t.body_ref) == (
+        body[:20_000].strip(),
+        True,
+        63_000,
+        blob_ref,
+    )
     history = await handle.fetch_history()
     started = history.events[0].workflow_execution_started_event_attributes
-    assert sum(len(p.data) for p in started.input.payloads) < 3000
+    assert 20_000 < sum(len(p.data) for p in started.input.payloads) < 21_000
     store = Store(settings.store_url)
-    assert state.ticket is None
-    blob_ref = (await _started_input(handle))["ticket"]["body_ref"]
     assert store.get_blob(blob_ref) == body
     store.close()
 

@@ -1,8 +1,19 @@
 """Ticket intake: validate a raw `Ticket` and normalise it into a `NormalizedTicket`.
 
-Pure and deterministic: it runs inside the workflow sandbox, so stdlib text tools only.
-Bounded time on any input: a field over its cap (`contracts.limits`) is rejected by its
-length alone, before any cleaning; every regex runs in linear time.
+Pure and deterministic: it runs inside the workflow sandbox, with stdlib text tools and
+`workflows.mailtext` (passed through with its pinned libraries) for e-mail: HTML, replies
+and addresses. Bounded time on any input: a field over its cap (`contracts.limits`) is
+rejected by its length alone, before any cleaning; every regex runs in linear time; of a
+body only the first SCAN_FACTOR * max_body_chars characters (MAX_HTML_CHARS of HTML) are
+read.
+
+A body is triaged on a bounded excerpt, never rejected for its length (below its cap):
+  * HTML (`mailtext.looks_like_html`) is reduced to text, links kept as "[text](url)";
+  * the text is normalised (below), then its new text is kept: quoted history and the
+    signature of a reply are cut (`mailtext.split_reply`) and counted;
+  * the first max_body_chars characters of that are the body; `body_excerpt` says whether
+    it is less than the whole (the whole is then at `body_ref`, if the client stored it),
+    `body_chars` the whole's length as the client sent it.
 
 Normalisation of free text (body):
   * `\\r\\n`, `\\r`, U+2028 and U+2029 become `\\n`;
@@ -16,6 +27,10 @@ Normalisation of free text (body):
 Single-line fields (subject, name, channel, tier, language, metadata) get the same
 character cleaning with every whitespace run, newlines included, folded to one space.
 
+Addresses: `addr`, `Name <addr>` and `"Name" <addr>` (the name becomes customer_name when
+the ticket has none), UTF-8 local parts and internationalised domains; normalised as
+`mailtext.parse_address` says. Channels: CHANNEL_ALIASES are read as the channel they name.
+
 All problems are collected, in this order: fields over their cap (`field_too_long`, in
 `Ticket` field order), then ticket_id, customer_email, body, channel, customer_tier,
 language of the fields within their caps.
@@ -27,11 +42,27 @@ import functools
 import re
 import sys
 import unicodedata
+from dataclasses import dataclass
 
 from contracts import NormalizedTicket, Rejection, Ticket
 from contracts.limits import TICKET_ID_RE, TICKET_ID_RULE, over_limits
+from workflows import mailtext
 
 CHANNELS = ("chat", "email", "phone", "web")
+# What clients call our channels (after lower-casing and folding spaces); nothing else is
+# guessed: an unknown channel is rejected.
+CHANNEL_ALIASES = {
+    "e-mail": "email",
+    "mail": "email",
+    "web form": "web",
+    "webform": "web",
+    "web-form": "web",
+    "form": "web",
+    "telephone": "phone",
+    "call": "phone",
+    "live chat": "chat",
+    "livechat": "chat",
+}
 TIERS = ("enterprise", "free", "pro", "vip")
 DEFAULT_CHANNEL = "email"
 DEFAULT_TIER = "free"
@@ -42,12 +73,9 @@ MAX_NAME_CHARS = 200
 MAX_METADATA_KEYS = 20
 MAX_METADATA_CHARS = 200  # for keys and values alike
 MAX_MARKS = 30  # combining marks in a row (UAX #15 stream-safe text)
-
-# Deliberately simple and ASCII-only; applied to the lower-cased address (<= 254 chars).
-EMAIL_RE = re.compile(
-    r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]"
-)
+# Of a text body, this many times max_body_chars are read: room for what cleaning and the
+# cut of quoted lines remove, without reading megabytes to keep 20,000 characters.
+SCAN_FACTOR = 4
 LANGUAGE_RE = re.compile(r"[a-z]{2}")
 
 _LINE_BREAKS_RE = re.compile(r"\r\n?|[\u2028\u2029]")
@@ -81,26 +109,32 @@ def validate_ticket(
             )
         )
 
-    email = (ticket.customer_email or "").strip().lower()
+    email = display_name = ""
+    raw_email = (ticket.customer_email or "").strip()
     if "customer_email" in too_long:
         pass
-    elif not email:
+    elif not raw_email:
         rejections.append(_missing("customer_email"))
-    elif not EMAIL_RE.fullmatch(email):
-        rejections.append(
-            Rejection(
-                code="invalid_email",
-                field="customer_email",
-                message=f"customer_email {_show(email)} is not a valid email address.",
+    else:
+        try:
+            email, display_name = mailtext.parse_address(raw_email)
+        except mailtext.AddressError as err:
+            rejections.append(
+                Rejection(
+                    code="invalid_email",
+                    field="customer_email",
+                    message=f"customer_email {_show(raw_email)} is not a valid email address: "
+                    f"{err}",
+                )
             )
-        )
 
-    body = ""
+    body = _Body("")
     if "body" not in too_long:
         body, problems = _body(ticket, max_body_chars)
         rejections += problems
 
     channel = _code(ticket.channel, "channel" in too_long) or DEFAULT_CHANNEL
+    channel = CHANNEL_ALIASES.get(channel, channel)
     if "channel" not in too_long and channel not in CHANNELS:
         rejections.append(_not_allowed("invalid_channel", "channel", channel, CHANNELS))
 
@@ -122,42 +156,67 @@ def validate_ticket(
         return None, rejections
 
     subject = normalize_line(ticket.subject or "") or DEFAULT_SUBJECT
-    name = normalize_line(ticket.customer_name or "")[:MAX_NAME_CHARS].rstrip()
+    name = normalize_line(ticket.customer_name or "") or normalize_line(display_name)
+    name = name[:MAX_NAME_CHARS].rstrip()
     return (
         NormalizedTicket(
             ticket_id=ticket.ticket_id,
             subject=subject[:MAX_SUBJECT_CHARS].rstrip(),
-            body=body,
+            body=body.text,
             customer_email=email,
             customer_name=name or None,
             channel=channel,
             customer_tier=tier,
             language=language,
             metadata=_normalize_metadata(ticket.metadata),
+            body_excerpt=body.excerpt,
+            body_chars=body.chars,
+            body_ref=ticket.body_ref,
+            quoted_chars=body.quoted_chars,
+            signature_chars=body.signature_chars,
         ),
         [],
     )
 
 
-def _body(ticket: Ticket, max_body_chars: int) -> tuple[str, list[Rejection]]:
-    """The normalised body and its problems; the limit applies to the normalised length."""
-    body = normalize_text(ticket.body) if ticket.body is not None else ""
-    size = max(ticket.body_chars or 0, len(body))
-    too_long = size > max_body_chars
-    problems = []
-    if ticket.body is None and not too_long:
-        problems.append(_missing("body"))
-    elif ticket.body is not None and not body:
-        problems.append(Rejection(code="empty_body", field="body", message="body is empty."))
-    if too_long:
-        problems.append(
-            Rejection(
-                code="body_too_long",
-                field="body",
-                message=f"body has {size} characters; the limit is {max_body_chars}.",
-            )
-        )
-    return body, problems
+@dataclass(frozen=True)
+class _Body:
+    text: str
+    excerpt: bool = False
+    chars: int = 0
+    quoted_chars: int = 0
+    signature_chars: int = 0
+
+
+def _body(ticket: Ticket, max_body_chars: int) -> tuple[_Body, list[Rejection]]:
+    """The body to triage (see the module docstring) and its problems."""
+    raw = ticket.body
+    if raw is None:
+        return _Body(""), [_missing("body")]
+    scan = SCAN_FACTOR * max_body_chars
+    if mailtext.looks_like_html(raw):
+        read = min(len(raw), mailtext.MAX_HTML_CHARS)
+        text = normalize_text(mailtext.html_to_text(_clean_chars(raw[:read])))
+    else:
+        read = min(len(raw), scan)
+        text = normalize_text(raw[:read])
+        if not text and read < len(raw):  # a prefix of blanks: look at the whole, once
+            read, text = len(raw), normalize_text(raw)
+    if not text:
+        return _Body(""), [Rejection(code="empty_body", field="body", message="body is empty.")]
+    reply = mailtext.split_reply(text, ticket.subject or "")
+    chars = max(ticket.body_chars or 0, len(raw))
+    excerpt = ticket.body_ref is not None or chars > read or len(reply.text) > max_body_chars
+    return (
+        _Body(
+            reply.text[:max_body_chars].rstrip(),
+            excerpt,
+            chars,
+            reply.quoted_chars,
+            reply.signature_chars,
+        ),
+        [],
+    )
 
 
 def normalize_text(text: str) -> str:
@@ -183,10 +242,12 @@ def _clean_chars(text: str) -> str:
 
 
 def warm_up() -> None:
-    """Build the Unicode tables now (the worker calls this before it polls): built inside a
-    first workflow activation on a busy machine they can take seconds, tripping the SDK's
-    2 s deadlock detector (TMPRL1101) and failing the first runs' workflow tasks."""
+    """Build the Unicode tables and load the e-mail libraries' data now (the worker calls
+    this before it polls): done inside a first workflow activation on a busy machine they
+    can take seconds, tripping the SDK's 2 s deadlock detector (TMPRL1101) and failing the
+    first runs' workflow tasks."""
     _unicode_classes()
+    mailtext.warm_up()
 
 
 @functools.cache

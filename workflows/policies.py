@@ -93,6 +93,11 @@ BREAKER_LOCAL_ACTIVITY = ActivityProfile(
 # A cache lookup is a fast-path: if the store (or the embedder) is slow, the model answers
 # instead (a miss), so two quick tries and no more. Writing back what a run learnt is
 # worth a few tries, not a stuck run: the answer is lost to the cache, never to the run.
+# Scoring is pure CPU; if it cannot answer, the ticket goes on through the pipeline.
+SPAM_LOCAL_ACTIVITY = ActivityProfile(
+    start_to_close_timeout=timedelta(seconds=5),
+    retry_policy=RetryPolicy(maximum_attempts=2, initial_interval=timedelta(milliseconds=200)),
+)
 CACHE_LOOKUP_LOCAL_ACTIVITY = ActivityProfile(
     start_to_close_timeout=timedelta(seconds=5),
     retry_policy=RetryPolicy(maximum_attempts=2, initial_interval=timedelta(milliseconds=200)),

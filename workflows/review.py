@@ -17,6 +17,7 @@ from temporalio import workflow
 
 from contracts import (
     CATEGORIES,
+    CLOSING_ACTIONS,
     PRIORITIES,
     TERMINAL_ACTIONS,
     ReviewAction,
@@ -26,6 +27,7 @@ from contracts import (
     ReviewReceipt,
     ReviewRequest,
 )
+from contracts.spam import SPAM_LANE_REASON
 from workflows.qa import check_reply
 
 MAX_REVIEW_CHANGES = 20  # accepted decisions, reassignments and escalations per review
@@ -66,8 +68,15 @@ def refusal(req: ReviewRequest | None, d: ReviewDecision, changes: int) -> str |
     if not d.reviewer.strip():
         return "a reviewer is required"
     edits = [f for f in EDIT_FIELDS if getattr(d, f) is not None]
+    if SPAM_LANE_REASON in req.reasons and d.action == ReviewAction.EDIT:
+        return (
+            "a likely-spam review takes spam, approve (not spam: triage it), reject, "
+            "escalate or reassign"
+        )
     if d.action != ReviewAction.EDIT and edits:
         return f"{d.action.value} takes no corrected fields ({', '.join(edits)}); use edit"
+    if d.action == ReviewAction.APPROVE and SPAM_LANE_REASON in req.reasons:
+        return None  # not spam: the run goes on through the pipeline
     if d.action == ReviewAction.APPROVE and not req.proposal.reply:
         return "nothing to approve: the AI produced no valid reply; use edit with a reply"
     if d.action == ReviewAction.EDIT:
@@ -154,7 +163,7 @@ class ReviewGate:
         final = None
         if d.action in TERMINAL_ACTIONS:
             self.decision = d.model_copy(update={"decision_id": key})
-            if d.action != ReviewAction.REJECT:
+            if d.action not in CLOSING_ACTIONS:
                 final = final_answer(req.proposal, d)
         elif d.action == ReviewAction.ESCALATE:
             self.escalate(d.reviewer, d.reason or d.note)

@@ -14,6 +14,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 from contracts import (
+    CLOSING_ACTIONS,
     Classification,
     Correction,
     Draft,
@@ -40,6 +41,7 @@ REVIEW_OUTCOMES = {
     ReviewAction.APPROVE: Outcome.APPROVED,
     ReviewAction.EDIT: Outcome.EDITED,
     ReviewAction.REJECT: Outcome.REJECTED,
+    ReviewAction.SPAM: Outcome.CLOSED,
 }
 
 
@@ -77,13 +79,30 @@ class ReviewStage:
                 Outcome.ESCALATED, "escalations", reasons=reasons, review_status="expired"
             )
         final = None
-        if decision.action != ReviewAction.REJECT:
+        if decision.action not in CLOSING_ACTIONS:
             final = final_answer(request.proposal, decision)
             if self.classification is not None:
                 self.classification = self.classification.model_copy(
                     update={"category": final.category, "priority": final.priority}
                 )
-        correction = Correction(
+        correction = self.correction_of(decision, final)
+        if decision.action == ReviewAction.SPAM:
+            route, reasons = "spam", [*reasons, "reviewer:spam"]
+        return await self.finish(
+            REVIEW_OUTCOMES[decision.action],
+            route,
+            reasons=reasons,
+            reply=final.reply if final else None,
+            priority=final.priority if final else None,
+            review_status="decided",
+            correction=correction,
+        )
+
+    def correction_of(self, decision: ReviewDecision, final: ReviewProposal | None) -> Correction:
+        """The decision as feedback data: the proposal beside the final answer."""
+        request = self.review.request
+        assert request is not None
+        return Correction(
             decision_id=decision.decision_id or "",
             review_id=request.review_id,
             action=decision.action,
@@ -99,15 +118,6 @@ class ReviewStage:
             models=request.models,
             escalated=request.escalated,
         )
-        return await self.finish(
-            REVIEW_OUTCOMES[decision.action],
-            route,
-            reasons=reasons,
-            reply=final.reply if final else None,
-            priority=final.priority if final else None,
-            review_status="decided",
-            correction=correction,
-        )
 
     async def await_review(
         self, cfg: RunConfig, reasons: list[str], route: str
@@ -118,7 +128,7 @@ class ReviewStage:
         request = self.review_request(cfg, reasons, route)
         self.review.open(request)
         metrics.review_opened(reasons)
-        publish(Stage.REVIEW, needs_review=True, cost_usd=self.rec.cost_usd)
+        publish(Stage.REVIEW, needs_review=True, cost_usd=self.rec.cost_usd, route=route)
         self.show_review(request)
         await self.save_review("pending")
         started = workflow.now()

@@ -43,6 +43,7 @@ from workflows.review import ReviewGate
 from workflows.review_stage import ReviewStage
 from workflows.steps import StepRecorder, persist, publish
 from workflows.triage_cache import TriageCacheSteps
+from workflows.triage_spam import TriageSpamSteps
 
 with workflow.unsafe.imports_passed_through():
     from activities.pipeline import PipelineActivities
@@ -54,7 +55,7 @@ DRAFT_MAX_TOKENS = 600
 
 
 @workflow.defn(name="TicketTriage", failure_exception_types=[Exception])
-class TriageWorkflow(TriageCacheSteps, ReviewStage, ModelWaitHandlers):
+class TriageWorkflow(TriageCacheSteps, ReviewStage, TriageSpamSteps, ModelWaitHandlers):
     def __init__(self) -> None:
         self.rec = StepRecorder()
         self.review = ReviewGate()
@@ -122,6 +123,9 @@ class TriageWorkflow(TriageCacheSteps, ReviewStage, ModelWaitHandlers):
                 "matched": [m.rule_id for m in verdict.matches],
             },
         )
+        ended, close = await self.spam_gate(cfg, ticket, verdict)
+        if ended is not None:
+            return ended
         if close is not None:
             metrics.rule_exit(close.rule_id, close.action.outcome_reason or "closed")
             return await self.finish(
@@ -190,7 +194,8 @@ class TriageWorkflow(TriageCacheSteps, ReviewStage, ModelWaitHandlers):
     async def classify(self, cfg: RunConfig, ticket: NormalizedTicket) -> Classification:
         """3 cache → 4 small model → large model: the first tier good enough settles it."""
         self.set_stage(Stage.CLASSIFY)
-        publish(Stage.CLASSIFY)
+        # the route is known from here on: ops filter waiting runs by it (AiflowRoute)
+        publish(Stage.CLASSIFY, route=self.verdict.queue if self.verdict else None)
         variables = {
             "subject": ticket.subject,
             "body": ticket.body,
@@ -414,6 +419,8 @@ class TriageWorkflow(TriageCacheSteps, ReviewStage, ModelWaitHandlers):
             stage=self.waits.stage or self.stage,
             route=self.result.route
             if self.result
+            else self.review.request.queue  # the review's route (spam-review, ...)
+            if self.review.pending and self.review.request
             else self.verdict.queue
             if self.verdict
             else None,
@@ -438,7 +445,7 @@ SPEC = WorkflowSpec(
     workflow=TriageWorkflow,
     id_prefix=TICKET_ID_PREFIX,
     summary="support-ticket triage: intake, rules, classify, draft with QA, review",
-    input_help="a .json ticket (or list) or a .jsonl file of tickets",
+    input_help="a .json ticket (or list), a .jsonl file of tickets, .eml e-mails or a folder",
     reader="starter.submit:ticket_items",
     step_models={"classify": "offline-classify", "draft": "offline-draft"},
     output_schemas={"Classification": Classification, "Draft": Draft},

@@ -104,7 +104,7 @@ class TriageCacheSteps:
             if correction.action == "edit":  # the served answers were not right as they were
                 evict = [h.key for h in cache.served.values()]
                 reason = f"corrected by {by}"
-        elif correction is not None and correction.action == "reject":
+        elif correction is not None and correction.action in ("reject", "spam"):
             evict = [h.key for h in cache.served.values()] + [k.key for k in cache.keyed.values()]
             reason = f"rejected by reviewer:{correction.reviewer}"
         await cache.record(writes, evict, reason)
