@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from temporalio.client import WorkflowHandle
 
 from activities.breaker import BreakerPolicy, CircuitBreakers
+from activities.logs import configure_logging
 from activities.store import Store
 from contracts import DegradationPolicy, Outcome, RunState, Stage
 from starter import parked
@@ -129,6 +130,9 @@ async def test_an_outage_waits_and_every_ticket_completes_after_recovery(
 async def test_an_outage_past_its_window_goes_to_review_with_the_reason(
     env, settings, down, tmp_path, capfd, caplog
 ):
+    # the log lines to stderr as a worker process has them, whatever an earlier test in
+    # this process configured (an in-process CLI command replaces the handler)
+    configure_logging("INFO", "json")
     # the first round's 5 attempts take ~15 s (backoff 1+2+4+8 s); then it waits to 20 s
     brief = QUICK.model_copy(update={"outage_window_seconds": 20.0})
     s = storm_settings(settings, down, tmp_path, degradation={"default": brief})
@@ -145,7 +149,7 @@ async def test_an_outage_past_its_window_goes_to_review_with_the_reason(
     lines = (logged.out + logged.err).splitlines()
     failed = [line for line in lines if "model.call.failed" in line]
     assert len(failed) == len(down.requests)  # one line per failed attempt
-    assert "error=ProviderUnavailable" in failed[0] and "status=500" in failed[0]
+    assert '"error": "ProviderUnavailable"' in failed[0] and '"status": 500' in failed[0]
     # the SDK logs a benign failure at debug level, without the traceback
     assert [r.getMessage() for r in caplog.records if r.exc_info] == []
 
