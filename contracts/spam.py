@@ -31,5 +31,6 @@ class SpamVerdict(Wire):
     likely_bar: float
 
 
-SPAM_ROUTE = "spam"  # closed as spam; its review lane is "spam-review"
+SPAM_ROUTE = "spam"  # closed as spam
+SPAM_REVIEW_ROUTE = "spam-review"  # the likely-spam review lane
 SPAM_LANE_REASON = "likely_spam"  # the review reason of the likely-spam lane

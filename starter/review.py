@@ -34,15 +34,12 @@ instead: accepted even while no worker runs, applied (or logged as invalid) late
 from __future__ import annotations
 
 import argparse
-import asyncio
-import re
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pydantic import ValidationError
 from temporalio.client import Client
-from temporalio.service import RPCError
 
 from activities.review_store import QueueFilter, ReviewRow
 from activities.store import open_store
@@ -151,10 +148,10 @@ def add_filters(p: argparse.ArgumentParser) -> None:
 
 
 def duration(text: str) -> timedelta:
-    m = re.fullmatch(r"\s*(\d{1,9})\s*([smhd]?)\s*", text)
-    if not m:
+    age = reviews.parse_age(text)
+    if age is None:
         raise argparse.ArgumentTypeError(f"{text!r} is not an age like 90s, 15m, 2h or 1d")
-    return timedelta(seconds=int(m[1]) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m[2]])
+    return age
 
 
 def positive_int(text: str) -> int:
@@ -330,7 +327,6 @@ async def amain(
 
 
 DECISION_ERRORS = (ValueError, reviews.NoSuchReview, reviews.NoWorker, reviews.ReviewRefused)
-BULK_CONCURRENCY = 8
 
 
 def bulk_targets_given(args: argparse.Namespace) -> bool:
@@ -391,38 +387,22 @@ async def bulk_command(client: Client, settings: Settings, args: argparse.Namesp
             print(wf)
         print(f"aiflow review {args.command}: would decide {len(ids)} review(s); nothing sent")
         return 0
-    gate = asyncio.Semaphore(BULK_CONCURRENCY)
-    counts = {"applied": 0, "already": 0, "refused": 0, "failed": 0}
-
-    async def one(wf: str) -> None:
-        base = decision_of(args)
-        decision = base.model_copy(
-            update={"decision_id": f"{args.decision_id}:{wf}" if args.decision_id else None}
-        )
-        async with gate:
-            try:
-                receipt = await reviews.decide_run(client, wf, decision)
-            except reviews.ReviewRefused as err:
-                counts["refused"] += 1
-                print(f"{wf}: refused: {err}", file=sys.stderr)
-                return
-            except (reviews.NoSuchReview, reviews.NoWorker, RPCError) as err:
-                counts["failed"] += 1
-                print(f"{wf}: {getattr(err, 'message', None) or err}", file=sys.stderr)
-                return
-        counts["already" if receipt.duplicate else "applied"] += 1
-        done = "already applied" if receipt.duplicate else "applied"
-        print(
-            f"{receipt.action.value} {done}: {wf}, review {receipt.review_id} "
-            f"v{receipt.version}, decision {receipt.decision_id}"
-        )
-
-    await asyncio.gather(*(one(wf) for wf in ids))
+    results = await reviews.decide_many(client, ids, decision_of(args), args.decision_id)
+    counts = dict.fromkeys(reviews.BULK_STATUSES, 0)
+    for r in results:
+        counts[r.status] += 1
+        if r.status == "refused":
+            print(f"{r.workflow_id}: refused: {r.detail}", file=sys.stderr)
+        elif r.status == "not reached":
+            print(f"{r.workflow_id}: {r.detail}", file=sys.stderr)
+        else:
+            print(f"{args.command} {r.status}: {r.workflow_id}, {r.detail}")
     print(
-        f"aiflow review {args.command}: {counts['applied']} applied, {counts['already']} already "
-        f"applied, {counts['refused']} refused, {counts['failed']} not reached (of {len(ids)})"
+        f"aiflow review {args.command}: {counts['applied']} applied, {counts['already applied']} "
+        f"already applied, {counts['refused']} refused, {counts['not reached']} not reached "
+        f"(of {len(ids)})"
     )
-    return 1 if counts["failed"] else 3 if counts["refused"] else 0
+    return 1 if counts["not reached"] else 3 if counts["refused"] else 0
 
 
 def decision_failed(err: Exception) -> int:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -64,13 +64,8 @@ MAX_FORM_BYTES = 64 * 1024  # a reply is at most 5,000 characters
 QUEUE_PAGE = 500  # reviews one queue page shows (and one bulk decision takes)
 BULK_ACTIONS = {a.value: a for a in (ReviewAction.APPROVE, ReviewAction.SPAM)}
 BULK_ACTIONS |= {a.value: a for a in (ReviewAction.REJECT, ReviewAction.REASSIGN)}
-BULK_CONCURRENCY = 8
 MAX_BULK_FORM_BYTES = 96 * 1024  # QUEUE_PAGE workflow ids
-AGE = re.compile(r"(\d{1,6})([smhd])")
 Denied = Response  # what a guard returns instead of letting the request through
-
-
-UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def span(seconds: float) -> str:
@@ -216,12 +211,12 @@ class ReviewPage(FieldReviewPages):
             return session
         q = request.query_params
         shown = {k: q.get(k, "").strip()[:64] for k in ("route", "reason", "assignee", "older")}
-        age = AGE.fullmatch(shown["older"])
+        age = reviews.parse_age(shown["older"]) if shown["older"] else None
         f = QueueFilter(
             route=shown["route"] or None,
             reason=shown["reason"] or None,
             assignee=shown["assignee"] or None,
-            older_than=timedelta(seconds=int(age[1]) * UNIT_SECONDS[age[2]]) if age else None,
+            older_than=age,
             limit=QUEUE_PAGE + 1,
         )
         now = datetime.now(UTC)
@@ -262,22 +257,9 @@ class ReviewPage(FieldReviewPages):
             if action == ReviewAction.REASSIGN
             else None,
         )
-        gate = asyncio.Semaphore(BULK_CONCURRENCY)
-
-        async def one(run: str) -> tuple[str, str, str]:
-            decision = base.model_copy(update={"decision_id": f"{bulk_id}:{run}"})
-            async with gate:
-                try:
-                    r = await reviews.decide_run(self.client, run, decision)
-                except ReviewRefused as refused:
-                    return run, "refused", str(refused)
-                except (NoSuchReview, reviews.NoWorker, RPCError) as err:
-                    return run, "not reached", str(getattr(err, "message", None) or err)
-            done = "already applied" if r.duplicate else "applied"
-            return run, done, f"review {r.review_id} v{r.version}, decision {r.decision_id}"
-
-        results = await asyncio.gather(*(one(r) for r in runs))
-        counts = {s: 0 for s in ("applied", "already applied", "refused", "not reached")}
+        found = await reviews.decide_many(self.client, runs, base, bulk_id)
+        results = [(r.workflow_id, r.status, r.detail) for r in found]
+        counts = dict.fromkeys(reviews.BULK_STATUSES, 0)
         for _, status, _ in results:
             counts[status] += 1
         log.info(

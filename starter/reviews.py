@@ -9,6 +9,7 @@ refusals come back as ReviewRefused) or, fire-and-forget, as the `review_decisio
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -188,6 +189,50 @@ def answered(result: TriageResult, decision: ReviewDecision) -> ReviewReceipt:
         duplicate=True,
         final=final,
     )
+
+
+AGE_RE = re.compile(r"\s*(\d{1,9})\s*([smhd]?)\s*")
+AGE_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_age(text: str) -> timedelta | None:
+    """`90s`, `15m`, `2h`, `1d` (a bare number is seconds) as a timedelta; None otherwise."""
+    m = AGE_RE.fullmatch(text)
+    return timedelta(seconds=int(m[1]) * AGE_UNITS[m[2]]) if m else None
+
+
+BULK_CONCURRENCY = 8
+BULK_STATUSES = ("applied", "already applied", "refused", "not reached")
+
+
+@dataclass
+class BulkResult:
+    workflow_id: str
+    status: str  # one of BULK_STATUSES
+    detail: str  # the receipt ("review rv-… v1, decision …") or why not
+
+
+async def decide_many(
+    client: Client, workflow_ids: list[str], base: ReviewDecision, bulk_id: str | None
+) -> list[BulkResult]:
+    """`base` for each run, each its own `submit_review` update and receipt, in the order
+    given. With `bulk_id`, run W's decision id is `bulk_id:W`: the same bulk sent again is
+    answered with the first receipts."""
+    gate = asyncio.Semaphore(BULK_CONCURRENCY)
+
+    async def one(wf: str) -> BulkResult:
+        decision = base.model_copy(update={"decision_id": f"{bulk_id}:{wf}" if bulk_id else None})
+        async with gate:
+            try:
+                r = await decide_run(client, wf, decision)
+            except ReviewRefused as err:
+                return BulkResult(wf, "refused", str(err))
+            except (NoSuchReview, NoWorker, RPCError) as err:
+                return BulkResult(wf, "not reached", str(getattr(err, "message", None) or err))
+        detail = f"review {r.review_id} v{r.version}, decision {r.decision_id}"
+        return BulkResult(wf, "already applied" if r.duplicate else "applied", detail)
+
+    return list(await asyncio.gather(*(one(wf) for wf in workflow_ids)))
 
 
 async def send(client: Client, ticket_id: str, decision: ReviewDecision) -> None:

@@ -33,6 +33,7 @@ from contracts import (
     StepKind,
     TriageResult,
 )
+from contracts.spam import SPAM_ROUTE
 from workflows import metrics
 from workflows.review import ReviewGate, final_answer
 from workflows.steps import StepRecorder, notify, persist, publish
@@ -87,7 +88,7 @@ class ReviewStage:
                 )
         correction = self.correction_of(decision, final)
         if decision.action == ReviewAction.SPAM:
-            route, reasons = "spam", [*reasons, "reviewer:spam"]
+            route, reasons = SPAM_ROUTE, [*reasons, "reviewer:spam"]
         return await self.finish(
             REVIEW_OUTCOMES[decision.action],
             route,

@@ -27,7 +27,13 @@ from contracts import (
     StepKind,
     TriageResult,
 )
-from contracts.spam import SPAM_LANE_REASON, SPAM_ROUTE, SpamCheck, SpamVerdict
+from contracts.spam import (
+    SPAM_LANE_REASON,
+    SPAM_REVIEW_ROUTE,
+    SPAM_ROUTE,
+    SpamCheck,
+    SpamVerdict,
+)
 from workflows.policies import SPAM_LOCAL_ACTIVITY
 from workflows.review import ReviewGate
 from workflows.steps import StepRecorder, persist
@@ -121,7 +127,7 @@ class TriageSpamSteps:
     async def spam_review(self, cfg: RunConfig, reasons: list[str]) -> TriageResult | None:
         """The likely-spam lane: the finished result, or None to go on (not spam, or the
         SLA ran out: a ticket is never closed unseen)."""
-        decision = await self.await_review(cfg, reasons, SPAM_ROUTE + "-review")
+        decision = await self.await_review(cfg, reasons, SPAM_REVIEW_ROUTE)
         if decision is None:
             self.rec.add("spam", StepKind.CODE, workflow.now(), "review_expired:triage")
         elif decision.action == ReviewAction.SPAM:
@@ -135,7 +141,7 @@ class TriageSpamSteps:
         elif decision.action == ReviewAction.REJECT:
             return await self.finish(
                 Outcome.REJECTED,
-                SPAM_ROUTE + "-review",
+                SPAM_REVIEW_ROUTE,
                 reasons=reasons,
                 review_status="decided",
                 correction=self.correction_of(decision, None),
