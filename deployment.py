@@ -13,12 +13,12 @@ import sys
 from dataclasses import dataclass, field
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
 from temporalio.runtime import Runtime
 
 from activities import logs
 from activities.prompts import PromptLibrary
+from protection.codec import data_converter
 from settings import Settings
 from workflows import registry
 
@@ -120,17 +120,18 @@ async def connect(
     profiles, else the dev server's port); `target_host` overrides it (the embedded dev
     server); `runtime` carries the process's metrics endpoint. TemporalUnreachable, naming
     the address and its source, if no server answers there."""
+    settings = settings or Settings()
     if target_host:  # the embedded server takes nothing from a developer's profile (TLS, key)
         target = Target(target_host, "the embedded dev server", {"target_host": target_host})
     else:
-        target = temporal_target(settings or Settings())
+        target = temporal_target(settings)
     config = {**target.config, "target_host": target.address}
     _connected.pop(target.address, None)
     _connected[target.address] = target
     try:
         return await Client.connect(
             **config,
-            data_converter=pydantic_data_converter,
+            data_converter=data_converter(settings),
             runtime=runtime,
             plugins=plugins or [],
         )

@@ -155,6 +155,44 @@ class Settings(BaseSettings):
     dev_port: int = Field(7233, ge=1, le=65535)
     dev_ui_port: int = Field(8233, ge=1, le=65535)
 
+    # --- data protection (README "Data protection")
+    # Payload and store encryption keys, JSON {"<key id>": "<base64 of 32 bytes>"} (make one
+    # with `aiflow keys new`); several at once so a rotated-out key still decrypts old
+    # histories. Unset (and no file): payloads and stored bodies are not encrypted.
+    payload_keys: SecretStr | None = None
+    payload_keys_file: Path | None = None  # the same JSON in a file (a mounted secret)
+    payload_key_id: str | None = None  # the key that encrypts; default: the last listed
+    # Payloads over this many bytes go to the blob store and travel as a reference
+    claim_check_bytes: int = Field(128 * 1024, ge=1024, le=1536 * 1024)
+    # Where claim-checked payloads live: "store" (the SQL store) or an S3 URL
+    # (s3://bucket/prefix, with AWS_* credentials and AIFLOW_S3_ENDPOINT_URL for MinIO etc.)
+    blob_store: str = "store"
+    s3_endpoint_url: str | None = None
+    # The store's ticket bodies, replies, reviews and model answers (protection/sealed.py):
+    # encrypt (mask sensitive values, then seal under the payload keys), mask (sensitive
+    # values masked, the rest clear) or redact (customer free text not kept, its length
+    # only). Empty: encrypt when a key is configured, else mask.
+    store_protection: Literal["encrypt", "mask", "redact"] | None = None
+    # Retention, days (empty: keep forever), applied by `aiflow purge` and the daily
+    # aiflow-purge schedule; only finished runs' rows go, never a waiting run's. Runs a
+    # year (reports, year-on-year); steps 90 days (per-call detail and model reasoning,
+    # the bulk of the store); feedback two years (training and eval data); blobs 30 days
+    # (large bodies and claim-checked payloads: keep longer than the namespace retention
+    # and the longest review wait).
+    retention_runs_days: float | None = Field(365.0, gt=0)
+    retention_steps_days: float | None = Field(90.0, gt=0)
+    retention_feedback_days: float | None = Field(730.0, gt=0)
+    retention_blobs_days: float | None = Field(30.0, gt=0)
+    # The codec server (aiflow codec serve) decrypts payloads for the Web UI and the
+    # `temporal` CLI. Operator -> token, JSON, as review_tokens (plain or "sha256:<hex>").
+    codec_tokens: dict[str, SecretStr] = Field(default_factory=dict)
+    # Web UI origins whose pages may call it (CORS, with credentials): scheme://host:port
+    codec_cors_origins: list[str] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8233", "http://localhost:8233"]
+    )
+    codec_host: str = "127.0.0.1"
+    codec_port: int = Field(8081, ge=0, le=65535)
+
     # --- review web page (aiflow review serve)
     # Reviewer identity -> token, JSON: {"ana@example.com": "<token>"}. A value may also be
     # "sha256:<hex digest of the token>", so the plain token need not be stored here.
@@ -163,6 +201,17 @@ class Settings(BaseSettings):
     review_web_port: int = Field(8300, ge=0, le=65535)
     review_session_secret: SecretStr | None = None  # signs session cookies; unset: per process
     review_session_seconds: float = Field(8 * 3600.0, gt=0)  # a login lasts this long
+    # Failed logins allowed per sliding window: naming one identity (from anywhere), from
+    # one client address, and naming no identity (all addresses together); then 429.
+    review_login_window_seconds: float = Field(900.0, gt=0)
+    review_login_max_failures_per_account: int = Field(5, ge=1)
+    review_login_max_failures_per_address: int = Field(20, ge=1)
+    review_login_max_failures_unnamed: int = Field(50, ge=1)
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed, JSON list of IPs or
+    # networks: ["127.0.0.1"] behind a local TLS proxy. Empty: the TCP peer is the client.
+    review_trusted_proxies: list[str] = Field(default_factory=list)
+    # Secure flag on the session cookie; unset: when the request came over https
+    review_cookie_secure: bool | None = None
 
     # --- metrics: Temporal SDK + aiflow metrics at http://ADDRESS/metrics; empty: off
     metrics_address: str | None = None  # e.g. 127.0.0.1:9464 (0.0.0.0:9464 in a container)
@@ -181,6 +230,13 @@ class Settings(BaseSettings):
         if isinstance(value, str):  # comma-separated in the environment
             return [k.strip() for k in value.split(",") if k.strip()]
         return value
+
+    def keyring(self):  # -> protection.keys.Keyring | None
+        """The payload keyring these settings describe, or None: nothing is encrypted."""
+        from protection.keys import keyring_from
+
+        keys = self.payload_keys.get_secret_value() if self.payload_keys else None
+        return keyring_from(keys, self.payload_keys_file, self.payload_key_id)
 
     @property
     def store_url(self) -> str:

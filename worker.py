@@ -44,6 +44,7 @@ from activities.pipeline import PipelineActivities, RunPolicy
 from activities.prompts import PromptLibrary
 from activities.providers.base import ModelProvider
 from activities.providers.offline import OfflineConfig, OfflineProvider
+from activities.purge import PurgeActivities
 from activities.spam import SpamActivities
 from activities.store import Store
 from activities.telemetry import StoreGauges, prometheus_runtime
@@ -60,12 +61,16 @@ from deployment import (
     step_models,
     workflow_specs,
 )
+from protection.codec import UNENCRYPTED_NOTICE, encrypts
+from protection.keys import KeySettingError
+from protection.sealed import protection_for
 from settings import Settings
 from workflows import intake, registry
 from workflows.drift import DriftWorkflow
+from workflows.purge import PurgeWorkflow
 from workflows.search_attributes import ALL_KEYS, SEARCH_ATTRIBUTE_TYPES
 
-WORKFLOWS = [*(s.workflow for s in registry.specs()), DriftWorkflow]  # aiflow's own
+WORKFLOWS = [*(s.workflow for s in registry.specs()), DriftWorkflow, PurgeWorkflow]  # aiflow's own
 log = structlog.get_logger("aiflow.worker")
 
 
@@ -298,7 +303,7 @@ def build_workers(
             Worker(
                 client,
                 task_queue=settings.orchestration_queue,
-                workflows=[*(s.workflow for s in specs), DriftWorkflow],
+                workflows=[*(s.workflow for s in specs), DriftWorkflow, PurgeWorkflow],
                 activities=[
                     pipeline.resolve_run_config,
                     pipeline.persist_run,
@@ -312,6 +317,7 @@ def build_workers(
                     drift.record_features,
                     drift.snapshot,
                     drift.alert,
+                    PurgeActivities(store.engine).purge,
                 ],
                 activity_executor=executor,
                 max_concurrent_local_activities=settings.max_concurrent_local_activities,
@@ -357,7 +363,7 @@ async def run_workers(
 ) -> None:
     """Run until `stop` is set, then shut down gracefully (in-flight activities get the
     grace period to finish). `model_worker_hook` as in `build_workers`."""
-    store = Store(settings.store_url)
+    store = Store(settings.store_url, protection=protection_for(settings))
     store.create_schema()
     if settings.search_attributes != "off":
         register = settings.search_attributes == "register"
@@ -433,6 +439,10 @@ def main(argv: list[str] | None = None) -> int:
         client = await connect(
             settings, runtime=runtime, plugins=[tracing.plugin] if tracing else None
         )
+        if encrypts(client.data_converter):
+            log.info("payloads.encrypted", key_id=settings.keyring().active)
+        else:
+            log.warning("payloads.unencrypted", notice=UNENCRYPTED_NOTICE)
         if runtime is not None:
             log.info("metrics.serving", url=f"http://{settings.metrics_address}/metrics")
         try:
@@ -443,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         asyncio.run(_run())
-    except (RuntimeError, RPCError) as err:  # cannot connect, unknown namespace, attributes
+    except (RuntimeError, RPCError, KeySettingError) as err:  # cannot connect, keys, namespace
         log.error("worker.failed", error=str(err))
         return 1
     finally:

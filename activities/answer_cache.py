@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import structlog
-from sqlalchemy import JSON, Column, LargeBinary, Text, update
+from sqlalchemy import JSON, Column, LargeBinary, update
 from sqlmodel import Field, Session, SQLModel, func, select
 from temporalio import activity
 
@@ -29,6 +29,7 @@ from contracts.cache import (
     CacheRecordResult,
     CacheWrite,
 )
+from protection.sealed import SealedJSON, SealedText
 
 log = structlog.get_logger("aiflow.cache")
 EMBEDDINGS_KEPT = 2048  # texts embedded recently, per process: one embedding per item
@@ -50,8 +51,13 @@ class CacheRow(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=64)
     scope: str = Field(index=True, max_length=64)
     step: str = Field(index=True, max_length=32)
-    text: str = Field(sa_column=Column(Text, nullable=False))  # masked: no customer data
-    output: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    # the question with the item's own values slotted out; still customer text, so kept
+    # as the store keeps bodies. Lookups go by key and embedding, never by this column.
+    text: str = Field(sa_column=Column(SealedText("answer_cache.text"), nullable=False))
+    # the served answer: masked and sealed, never redacted (the cache would serve nothing)
+    output: dict[str, Any] = Field(
+        sa_column=Column(SealedJSON("answer_cache.output", free_text=False), nullable=False)
+    )
     entity_hashes: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     trust: str = Field(max_length=8)  # human | auto
     trusted: bool = Field(default=False, index=True)  # servable

@@ -4,8 +4,9 @@ same pipeline; JSON when stderr is not a terminal, readable console output when 
 
 Every event gets the Temporal context it happened in (workflow id, run id, activity,
 attempt, task queue), and passes `redact` last: values of sensitive keys (prompts,
-outputs, bodies, keys, tokens) are never written, and anything shaped like a secret is
-masked wherever it appears, messages included.
+outputs, bodies, keys, tokens) are never written, and anything shaped like a secret, a
+card number or an IBAN (decisions.sensitive) is masked wherever it appears, messages
+included.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 
 import structlog
 from temporalio import activity, workflow
+
+from decisions.sensitive import mask
 
 SENSITIVE_KEYS = frozenset(
     {
@@ -76,8 +79,8 @@ def temporal_context(_logger: Any, _name: str, event: dict[str, Any]) -> dict[st
 
 
 def _mask(value: Any) -> Any:
-    if isinstance(value, str):
-        return SECRET_SHAPES.sub(REDACTED, value)
+    if isinstance(value, str):  # log-only shapes first, then the store's one detector
+        return mask(SECRET_SHAPES.sub(REDACTED, value))
     if isinstance(value, dict):
         return {k: REDACTED if k.lower() in SENSITIVE_KEYS else _mask(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text
+from sqlalchemy import JSON, Column
 from sqlalchemy.orm import defer
 from sqlmodel import Field, Session, SQLModel, select
 
 from contracts import Correction, Notification, PersistRunInput, ReviewProposal, ReviewRequest
+from protection.sealed import SealedJSON, SealedText
 
 
 class ReviewRow(SQLModel, table=True):
@@ -37,7 +38,7 @@ class ReviewRow(SQLModel, table=True):
     cost_usd: float = 0.0
     requested_at: datetime
     sla_deadline: datetime
-    request: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    request: dict[str, Any] = Field(sa_column=Column(SealedJSON("reviews.request"), nullable=False))
 
 
 class CorrectionRow(SQLModel, table=True):
@@ -50,7 +51,7 @@ class CorrectionRow(SQLModel, table=True):
     action: str = Field(index=True, max_length=16)
     reviewer: str = Field(max_length=128)
     reason: str | None = Field(default=None, max_length=128)
-    note: str | None = Field(default=None, sa_column=Column(Text))
+    note: str | None = Field(default=None, sa_column=Column(SealedText("corrections.note")))
     requested_at: datetime
     decided_at: datetime
     time_to_review_s: float
@@ -60,10 +61,16 @@ class CorrectionRow(SQLModel, table=True):
     models: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     confidence: float | None = None
     escalated: bool = False
-    proposal: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    final: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    proposal: dict[str, Any] = Field(
+        sa_column=Column(SealedJSON("corrections.proposal"), nullable=False)
+    )
+    final: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(SealedJSON("corrections.final"))
+    )
     changed_fields: list[str] = Field(default_factory=list, sa_column=Column(JSON))
-    delta: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    delta: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(SealedJSON("corrections.delta"))
+    )
     reply_edit_ratio: float | None = None  # 0 = unchanged … 1 = rewritten
 
 
@@ -74,7 +81,7 @@ class NotificationRow(SQLModel, table=True):
     kind: str = Field(index=True, max_length=32)
     workflow_id: str = Field(index=True, max_length=128)
     ticket_id: str = Field(max_length=64)
-    message: str = Field(sa_column=Column(Text, nullable=False))
+    message: str = Field(sa_column=Column(SealedText("notifications.message"), nullable=False))
     created_at: datetime
     delivered_to: str | None = Field(default=None, max_length=32)  # store|webhook[_pending]
 

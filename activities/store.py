@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text, event, tuple_
+from sqlalchemy import JSON, Column, event, inspect, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
@@ -27,6 +27,8 @@ from activities import review_store
 from activities.providers.base import ModelResponse
 from contracts import Notification, PersistRunInput, ReviewRequest, StepRecord, TriageResult
 from contracts.items import ItemRecord
+from decisions.sensitive import mask
+from protection import sealed
 
 
 def _now() -> datetime:
@@ -40,6 +42,9 @@ class RunRow(SQLModel, table=True):
     run_id: str = Field(max_length=64)
     ticket_id: str = Field(index=True, max_length=64)
     stage: str = Field(index=True, max_length=16)
+    # keyed hash of the customer's e-mail (activities/erasure.py), never the address:
+    # how `aiflow erase` finds a customer's runs once the JSON columns are sealed
+    customer_key: str | None = Field(default=None, index=True, max_length=100)
     outcome: str | None = Field(default=None, index=True, max_length=16)
     route: str | None = Field(default=None, max_length=64)
     category: str | None = Field(default=None, index=True, max_length=32)
@@ -50,7 +55,9 @@ class RunRow(SQLModel, table=True):
     cost_usd: float = 0.0
     latency_ms: float = 0.0
     model_calls: int = 0
-    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    result: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(sealed.SealedJSON("runs.result"))
+    )
     created_at: datetime = Field(default_factory=_now)
     updated_at: datetime = Field(default_factory=_now)
 
@@ -76,8 +83,12 @@ class StepRow(SQLModel, table=True):
     cost_usd: float = 0.0
     confidence: float | None = None
     attempt: int | None = None
-    reasoning: str | None = Field(default=None, sa_column=Column(Text))
-    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    reasoning: str | None = Field(
+        default=None, sa_column=Column(sealed.SealedText("steps.reasoning"))
+    )
+    details: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(sealed.SealedJSON("steps.details"))
+    )
 
 
 class BlobRow(SQLModel, table=True):
@@ -87,7 +98,13 @@ class BlobRow(SQLModel, table=True):
 
     ref: str = Field(primary_key=True, max_length=80)
     chars: int
-    content: str = Field(sa_column=Column(Text, nullable=False))
+    # working data a live run reads back: never redacted; put_blob masks text bodies,
+    # base64 originals are only sealed (a mask would corrupt them)
+    content: str = Field(
+        sa_column=Column(
+            sealed.SealedText("blobs.content", free_text=False, masked=False), nullable=False
+        )
+    )
     created_at: datetime = Field(default_factory=_now)
 
 
@@ -99,7 +116,13 @@ class ResponseRow(SQLModel, table=True):
     workflow_id: str = Field(primary_key=True, max_length=128)
     step: str = Field(primary_key=True, max_length=64)
     request_hash: str = Field(primary_key=True, max_length=64)
-    response: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    # masked (a retry reuses the masked answer) and sealed, never redacted: the guard
+    # must still return a usable answer
+    response: dict[str, Any] = Field(
+        sa_column=Column(
+            sealed.SealedJSON("model_responses.response", free_text=False), nullable=False
+        )
+    )
     created_at: datetime = Field(default_factory=_now)
 
 
@@ -136,11 +159,44 @@ def create_schema(engine: Engine, tables: list | None = None, attempts: int = 20
     for attempt in range(1, attempts + 1):
         try:
             SQLModel.metadata.create_all(engine, tables=tables)
+            add_missing_columns(engine)
             return
         except (OperationalError, ProgrammingError, IntegrityError):
             if attempt == attempts:
                 raise
             time.sleep(min(0.5, 0.05 * attempt))
+
+
+# Columns added to tables after their first release: (table, column, SQL type, indexed).
+# create_all never alters a table, and there are no migrations: this adds them.
+ADDED_COLUMNS = [("runs", "customer_key", "VARCHAR(100)", True)]
+
+
+def add_missing_columns(engine: Engine) -> list[str]:
+    """Add each ADDED_COLUMNS column its existing table lacks (SQLite and PostgreSQL),
+    with its index; idempotent, and safe when several workers start at once."""
+    added: list[str] = []
+    inspector = inspect(engine)
+    for table, column, sql_type, indexed in ADDED_COLUMNS:
+        if not inspector.has_table(table):
+            continue
+        present = {c["name"] for c in inspector.get_columns(table)}
+        with engine.begin() as conn:
+            if column not in present:
+                guard = "IF NOT EXISTS " if engine.dialect.name == "postgresql" else ""
+                try:
+                    conn.exec_driver_sql(
+                        f"ALTER TABLE {table} ADD COLUMN {guard}{column} {sql_type}"
+                    )
+                    added.append(f"{table}.{column}")
+                except OperationalError as err:  # SQLite: another worker added it first
+                    if "duplicate column" not in str(err).lower():
+                        raise
+            if indexed:
+                conn.exec_driver_sql(
+                    f"CREATE INDEX IF NOT EXISTS ix_{table}_{column} ON {table} ({column})"
+                )
+    return added
 
 
 @contextmanager
@@ -157,9 +213,13 @@ def open_store(url: str) -> Iterator[Store]:
 class Store:
     """Synchronous store API; activities call it from the worker's thread pool."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, protection: sealed.Protection | None = None) -> None:
+        """`protection`: how this store's text columns are kept (protection/sealed.py);
+        None follows the process default that worker.py and the CLI install."""
         self.url = url
         self.engine = make_engine(url)
+        if protection is not None:
+            sealed.attach(self.engine, protection)
 
     def create_schema(self, tables: list | None = None) -> None:
         """Create missing tables. Several workers may start at once on a fresh database:
@@ -195,6 +255,12 @@ class Store:
             "created_at": _now(),
             "updated_at": _now(),
         }
+        ticket = run.review.ticket if run.review is not None else None
+        if ticket is not None and ticket.customer_email:  # else: an earlier write's stays
+            from activities.erasure import customer_key  # noqa: PLC0415 - imports the store
+
+            keyring = sealed.current(self.engine.dialect).keyring
+            row["customer_key"] = customer_key(ticket.customer_email, keyring)
         if result is not None:
             row |= {
                 "outcome": result.outcome.value,
@@ -253,7 +319,7 @@ class Store:
     def put_blob(self, content: str) -> str:
         ref = "sha256:" + hashlib.sha256(content.encode("utf-8")).hexdigest()
         with Session(self.engine) as session:
-            stmt = self._insert(BlobRow).values(ref=ref, chars=len(content), content=content)
+            stmt = self._insert(BlobRow).values(ref=ref, chars=len(content), content=mask(content))
             session.exec(stmt.on_conflict_do_nothing(index_elements=["ref"]))
             session.commit()
         return ref

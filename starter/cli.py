@@ -29,6 +29,10 @@ COMMANDS = {
     "cache": ("starter.cache_cmd", "the answer cache: list, show, evict entries; stats"),
     "parked": ("starter.parked", "runs waiting for their models: list, retry now, release"),
     "drift": ("starter.drift", "drift checks: schedule them, run one now, show the latest"),
+    "erase": ("starter.erase", "erase one customer's data: store rows, runs, histories"),
+    "purge": ("starter.purge", "delete rows past their retention (or --schedule it daily)"),
+    "codec": ("starter.codec_cmd", "the codec server: decrypt payloads for the Web UI and CLI"),
+    "keys": ("starter.codec_cmd:keys_main", "payload encryption keys: `keys new` makes one"),
 }
 
 
@@ -79,7 +83,8 @@ def dispatch(argv: list[str]) -> int:
     if name not in COMMANDS:
         print(f"aiflow: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
-    return importlib.import_module(COMMANDS[name][0]).main(rest)
+    module, _, function = COMMANDS[name][0].partition(":")  # "module" or "module:function"
+    return getattr(importlib.import_module(module), function or "main")(rest)
 
 
 def write_traceback(prog: str, argv: list[str], err: BaseException) -> Path | str:

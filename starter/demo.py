@@ -26,6 +26,7 @@ from activities.store import Store
 from contracts import RunState, TriageResult
 from contracts.cache import TIERS
 from deployment import configure_logging, configured_address, connect, workflow_specs
+from protection.codec import UNENCRYPTED_NOTICE
 from settings import Settings
 from starter import devserver
 from starter.demo_items import demo_items, run_demo
@@ -193,6 +194,16 @@ def report(rows: list[Row], wall_s: float) -> str:
     return "\n".join(lines)
 
 
+def payload_line(settings: Settings) -> str:
+    """Whether this deployment's Temporal payloads are encrypted, said plainly."""
+    keyring = settings.keyring()
+    if keyring is None:
+        return f"Payloads: {UNENCRYPTED_NOTICE}"
+    return (
+        f"Payloads: encrypted (AES-256-GCM, key {keyring.active}); decoded by `aiflow codec serve`"
+    )
+
+
 def where_to_look(settings: Settings, rows: list[Row], cluster: str | None = None) -> str:
     """What to open next. `cluster`: the configured Temporal address, when the demo ran
     there rather than on the embedded dev server."""
@@ -202,6 +213,7 @@ def where_to_look(settings: Settings, rows: list[Row], cluster: str | None = Non
         "",
         f"Temporal Web UI: {ui}  (filter: AiflowNeedsReview = true)",
         f"Store: {settings.store_url}",
+        payload_line(settings),
     ]
     if waiting:
         example = waiting[0]

@@ -33,8 +33,10 @@ from activities.review_store import CorrectionRow, ReviewRow
 from activities.store import StepRow, Store, open_store
 from contracts import PromptRef, ReviewRequest
 from deployment import prompt_library
+from protection.sealed import mask_deep
 from settings import Settings
 from starter.field_feedback import field_corrections, field_summary
+from starter.terminal import load_settings
 from workflows.triage_spam import spam_headers
 
 NO_CATEGORY = "(none)"  # the group of decisions whose run proposed no category
@@ -256,8 +258,10 @@ def export(decisions: list[Decision], prompts: PromptLibrary, out: Path) -> dict
 
 
 def write_jsonl(path: Path, lines: list[dict]) -> None:
+    """One JSON line each, card numbers, IBANs and secrets masked (also inside the JSON
+    text of an example's answer): rows stored before masking must not leak either."""
     with path.open("w", encoding="utf-8") as f:
-        f.writelines(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+        f.writelines(json.dumps(mask_deep(line), ensure_ascii=False) + "\n" for line in lines)
 
 
 def table(summary: dict[str, Any]) -> str:
@@ -318,7 +322,7 @@ def main(
 ) -> int:
     """`client` is accepted like every starter command's; the feedback lives in the store."""
     args = parser().parse_args(argv)
-    settings = settings or Settings()
+    settings = settings or load_settings()
     with open_store(settings.store_url) as store:
         decisions = load(store, args.since, args.prompt_versions)
         fields = field_corrections(store, args.since)

@@ -119,10 +119,11 @@ def load_settings() -> Settings:
     """Settings from the environment and .env; a bad variable is a CliError (exit 2)."""
     from pydantic import ValidationError
 
+    from protection.sealed import install  # the store's protection, for every command
     from settings import Settings
 
     try:
-        return Settings()
+        return install(Settings())
     except ValidationError as err:
         raise CliError(settings_problem(err)) from None
 
@@ -134,13 +135,17 @@ def user_error(err: BaseException) -> tuple[str, int] | None:
     from temporalio.service import RPCError, RPCStatusCode
 
     from deployment import TemporalConfigError, TemporalUnreachable, connected_target
+    from protection.codec import PayloadDecodeError
+    from protection.keys import KeySettingError
 
     if isinstance(err, CliError):
         return str(err), err.code
     if isinstance(err, TemporalUnreachable):
         return str(err), EXIT_UNREACHABLE
-    if isinstance(err, TemporalConfigError):
+    if isinstance(err, TemporalConfigError | KeySettingError):
         return str(err), EXIT_USAGE
+    if isinstance(err, PayloadDecodeError):
+        return f"cannot read a payload: {err}", EXIT_INVALID
     if isinstance(err, ValidationError) and err.title == "Settings":
         return settings_problem(err), EXIT_USAGE
     if isinstance(err, RPCError):

@@ -52,6 +52,10 @@ COMMANDS = [
     "cache",
     "parked",
     "drift",
+    "erase",
+    "purge",
+    "codec",
+    "keys",
 ]
 
 

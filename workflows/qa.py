@@ -13,6 +13,8 @@ import unicodedata
 from pydantic import BaseModel
 
 from contracts import NormalizedTicket, QaFinding, QaReport
+from decisions import sensitive
+from decisions.sensitive import SECRET_PATTERNS
 
 DEFAULT_LANGUAGE = "en"
 SIGN_OFF_WINDOW = 3  # a sign-off may be followed by a name and a team line
@@ -52,24 +54,6 @@ _PLACEHOLDER = re.compile(
     re.IGNORECASE,
 )
 _HTML_COMMENT = "<!--"
-# A credential value: has a digit or symbol, or is the last word on its line, so that
-# "to change your password: open Settings" is not taken for a leaked password.
-_VALUE = r"[ \t]*[:=][ \t]*(?:\S*[\d!@#$%^&*_+=~/\\|-]\S*|\S+(?=[ \t]*$))"
-_PASSWORD = r"\b(?:password|passwort|mot de passe|contraseña)"
-SECRET_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("an OpenAI-style API key", re.compile(r"(?<![\w-])sk-[A-Za-z0-9_-]{16,}")),
-    ("an AWS access key", re.compile(r"\bAKIA[0-9A-Z]{16}\b")),
-    ("a GitHub token", re.compile(r"\bgh[pos]_[A-Za-z0-9]{20,}")),
-    ("a Slack token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
-    ("a private key", re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")),
-    ("a password", re.compile(_PASSWORD + _VALUE, re.I | re.M)),
-    ("an API key", re.compile(r"\bapi[_-]?key" + _VALUE, re.I | re.M)),
-]
-# Digit runs grouped by single spaces or dashes, never starting inside a longer run or word
-# (so an IBAN's digit groups are not read again as a card number).
-_CARD = re.compile(r"(?<!\w)(?<!\d[ -])\d(?:[ -]?\d)++(?!\w)")
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,3})?)\b")
-_SSN = re.compile(r"(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])")
 _EMAIL = re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)+")
 
 _PII_FEEDBACK = {
@@ -226,14 +210,9 @@ def _promises(text: str, policy: QaPolicy) -> list[QaFinding]:
 
 def _pii(text: str, ticket: NormalizedTicket, policy: QaPolicy) -> list[QaFinding]:
     found: list[str] = []
-    for m in _CARD.finditer(text):
-        digits = re.sub(r"[ -]", "", m.group())
-        if 13 <= len(digits) <= 19 and len(set(digits)) > 1 and _luhn_ok(digits):
-            found.append(f"contains a payment card number ending {digits[-4:]}")
-    for m in _IBAN.finditer(text):
-        if iban := _valid_iban(m.group()):
-            found.append(f"contains an IBAN ending {iban[-4:]}")
-    if _SSN.search(text):
+    found += [f"contains {f.label}" for f in sensitive.cards(text)]
+    found += [f"contains {f.label}" for f in sensitive.ibans(text)]
+    if sensitive.SSN.search(text):
         found.append("contains what looks like a US Social Security number")
     own = ticket.customer_email.strip().lower()
     allowed = [d.lower() for d in policy.allowed_email_domains]
@@ -243,23 +222,3 @@ def _pii(text: str, ticket: NormalizedTicket, policy: QaPolicy) -> list[QaFindin
         if address != own and not any(domain == d or domain.endswith("." + d) for d in allowed):
             found.append(f"contains a third-party email address ({address[0]}***@{domain})")
     return [QaFinding(check="pii", message=message) for message in found]
-
-
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch) * (2 if i % 2 else 1)
-        total += d - 9 if d > 9 else d
-    return total % 10 == 0
-
-
-def _valid_iban(candidate: str) -> str | None:
-    """The compact IBAN if its checksum holds, dropping trailing groups such as " EUR"."""
-    groups = candidate.split(" ")
-    for end in range(len(groups), 0, -1):
-        iban = "".join(groups[:end])
-        rearranged = iban[4:] + iban[:4]
-        digits = "".join(str(int(c, 36)) for c in rearranged)
-        if 15 <= len(iban) <= 34 and int(digits) % 97 == 1:
-            return iban
-    return None
