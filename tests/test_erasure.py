@@ -295,7 +295,9 @@ async def test_erase_ends_in_flight_runs_and_deletes_their_histories(env, tmp_pa
         )
         assert code == 0
         out = capsys.readouterr().out  # the in-process worker logs to stdout too
-        report = json.loads(out[out.index("\n{\n") + 1 : out.index("\n}\n") + 2])
+        lines = out.splitlines()  # the report: the lines from "{" to "}", among log lines
+        first = lines.index("{")
+        report = json.loads("\n".join(lines[first : lines.index("}", first) + 1]))
         assert report["runs_ended"] == {mine.id: "cancelled"}
         assert report["histories_deleted"] == 1
         assert await gone(env.client, mine.id)
