@@ -51,8 +51,10 @@ class SqlBlobStore:
     """Blobs in the store's `payload_blobs` table (SQLite or PostgreSQL)."""
 
     def __init__(self, engine: Engine) -> None:
+        from activities.store import create_schema  # its retries: processes racing on one file
+
         self.engine = engine
-        SQLModel.metadata.create_all(engine, tables=[PayloadBlobRow.__table__])
+        create_schema(engine, tables=[PayloadBlobRow.__table__])
 
     def put_sync(self, data: bytes, workflow_id: str | None) -> str:
         ref = blob_ref(data)
