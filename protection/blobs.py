@@ -2,20 +2,21 @@
 (`AIFLOW_BLOB_STORE=store`), or an S3-compatible bucket (`AIFLOW_BLOB_STORE=s3://bucket/prefix`).
 
 A blob is the already encrypted payload, named by the SHA-256 of its bytes, with the
-workflow id it belongs to, so erasure and retention find it with its run.
+workflow id it belongs to, so erasure and retention (activities/erasure.py, purge.py) find
+it with its run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from sqlalchemy import Column, LargeBinary, delete
+from sqlalchemy import Column, LargeBinary
 from sqlalchemy.engine import Engine
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel
 
 MAX_BLOB_BYTES = 64 * 1024 * 1024  # larger than any input aiflow accepts; a hard stop
 
@@ -83,30 +84,6 @@ class SqlBlobStore:
 
     async def get(self, ref: str) -> bytes:
         return await asyncio.to_thread(self.get_sync, ref)
-
-    def delete_for(self, workflow_ids: list[str]) -> int:
-        """Remove the blobs of these runs; how many went."""
-        if not workflow_ids:
-            return 0
-        with Session(self.engine) as session:
-            gone = session.exec(  # type: ignore[call-overload]
-                delete(PayloadBlobRow).where(PayloadBlobRow.workflow_id.in_(workflow_ids))
-            ).rowcount
-            session.commit()
-        return gone or 0
-
-    def delete_older_than(self, days: float) -> int:
-        cutoff = _now() - timedelta(days=days)
-        with Session(self.engine) as session:
-            gone = session.exec(  # type: ignore[call-overload]
-                delete(PayloadBlobRow).where(PayloadBlobRow.created_at < cutoff)
-            ).rowcount
-            session.commit()
-        return gone or 0
-
-    def count(self) -> int:
-        with Session(self.engine) as session:
-            return len(session.exec(select(PayloadBlobRow.ref)).all())
 
 
 class S3BlobStore:

@@ -23,12 +23,6 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
-    ScheduleIntervalSpec,
-    ScheduleOverlapPolicy,
-    SchedulePolicy,
-    ScheduleSpec,
-    ScheduleUpdate,
     WorkflowExecutionStatus,
     WorkflowFailureError,
 )
@@ -36,6 +30,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from contracts import DriftInput, DriftReport
 from settings import Settings
+from starter import schedules
 from starter.runs import connect_cli
 from starter.tables import table
 from starter.terminal import EXIT_INVALID, EXIT_USAGE, CliParser, error, load_settings, run_main
@@ -91,29 +86,21 @@ def drift_input(settings: Settings, end: datetime | None = None) -> DriftInput:
 def drift_schedule(settings: Settings, interval: timedelta) -> Schedule:
     """DriftCheck every `interval`; a check still running makes the next one skip, and a
     check missed while the cluster was down is not run late (the next one covers it)."""
-    return Schedule(
-        action=ScheduleActionStartWorkflow(
+    return schedules.every(
+        ScheduleActionStartWorkflow(
             DriftWorkflow.run,
             drift_input(settings),
             id=SCHEDULE_ID,
             task_queue=settings.orchestration_queue,
             execution_timeout=CHECK_TIMEOUT,
         ),
-        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=interval)]),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=interval),
+        interval,
     )
 
 
 async def upsert_schedule(client: Client, settings: Settings, interval: timedelta) -> str:
     """Create the schedule, or replace its action, spec and policy: `created`/`updated`."""
-    schedule = drift_schedule(settings, interval)
-    try:
-        await client.create_schedule(SCHEDULE_ID, schedule)
-        return "created"
-    except ScheduleAlreadyRunningError:
-        handle = client.get_schedule_handle(SCHEDULE_ID)
-        await handle.update(lambda _: ScheduleUpdate(schedule=schedule))
-        return "updated"
+    return await schedules.upsert(client, SCHEDULE_ID, drift_schedule(settings, interval))
 
 
 def _at(value: datetime) -> str:

@@ -21,18 +21,13 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
-    ScheduleIntervalSpec,
-    ScheduleOverlapPolicy,
-    SchedulePolicy,
-    ScheduleSpec,
-    ScheduleUpdate,
 )
 
 from activities.purge import PURGE_TABLES, Purger
 from activities.store import Store
 from contracts.purge import PurgeInput, PurgeResult, Retention
 from settings import Settings
+from starter import schedules
 from starter.drift import every
 from starter.runs import connect_cli
 from starter.tables import table
@@ -67,28 +62,21 @@ def retention(settings: Settings) -> Retention:
 def purge_schedule(settings: Settings, interval: timedelta) -> Schedule:
     """RetentionPurge every `interval`; one still running makes the next skip, and one
     missed while the cluster was down is not run late (the next one catches up)."""
-    return Schedule(
-        action=ScheduleActionStartWorkflow(
+    return schedules.every(
+        ScheduleActionStartWorkflow(
             PurgeWorkflow.run,
             PurgeInput(retention=retention(settings)),
             id=SCHEDULE_ID,
             task_queue=settings.orchestration_queue,
             execution_timeout=PURGE_TIMEOUT,
         ),
-        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=interval)]),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=interval),
+        interval,
     )
 
 
 async def upsert_schedule(client: Client, settings: Settings, interval: timedelta) -> str:
-    schedule = purge_schedule(settings, interval)
-    try:
-        await client.create_schedule(SCHEDULE_ID, schedule)
-        return "created"
-    except ScheduleAlreadyRunningError:
-        handle = client.get_schedule_handle(SCHEDULE_ID)
-        await handle.update(lambda _: ScheduleUpdate(schedule=schedule))
-        return "updated"
+    """Create the schedule, or replace its action, spec and policy: `created`/`updated`."""
+    return await schedules.upsert(client, SCHEDULE_ID, purge_schedule(settings, interval))
 
 
 def purge_now(settings: Settings, dry_run: bool) -> PurgeResult:
